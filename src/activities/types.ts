@@ -1,0 +1,131 @@
+/**
+ * The contract between the release workflow and the world: every activity's input and output.
+ * Workflows import this file for types only; implementations live in one folder per system
+ * (git/, image/, docker/, kubernetes/, health/, traffic/) and are wired by createActivities().
+ */
+import type { Spec } from '../spec/schema';
+
+/** Where a model is released: the environment's name from tandem.config.yaml. */
+export interface ModelRef {
+  model: string;
+  environment: string;
+}
+
+export interface ResolveTagInput {
+  repoUrl: string;
+  tag: string;
+  model: string;
+}
+export interface ResolvedVersion {
+  tag: string;
+  commit: string;
+  spec: Spec;
+}
+
+export interface BuildImageInput extends ModelRef {
+  repoUrl: string;
+  version: string;
+  commit: string;
+  releaseId: string;
+}
+export interface BuiltImage {
+  /** `<registry>/<model>:<version>` */
+  image: string;
+  /** `sha256:...` as the registry serves it */
+  digest: string;
+  /** false when an image for this commit was already in the registry */
+  built: boolean;
+}
+
+export interface DeployVersionInput extends ModelRef {
+  version: string;
+  commit: string;
+  image: string;
+  digest: string;
+  spec: Spec;
+  releaseId: string;
+}
+export interface DeployedVersion {
+  version: string;
+  replicas: number;
+  readyReplicas: number;
+}
+
+/** A version that currently has replicas, as the target (the source of truth) reports it. */
+export interface RunningVersion {
+  version: string;
+  commit: string;
+  image: string;
+  digest: string;
+  replicas: number;
+  readyReplicas: number;
+  releaseId: string;
+  deployedAt: string;
+}
+
+export interface VersionRef extends ModelRef {
+  version: string;
+}
+
+export interface VerifyInput extends VersionRef {
+  spec: Spec;
+}
+export interface CheckResult {
+  check: string;
+  ok: boolean;
+  /** What was observed, e.g. `status 500` or `score=0.91 (expected 0.12 ± 0.01)` */
+  observed: string;
+}
+export interface VerifyResult {
+  checks: CheckResult[];
+}
+
+/** Percent of unpinned traffic per version; sums to 100. */
+export type Weights = Record<string, number>;
+
+export interface SetTrafficInput extends ModelRef {
+  weights: Weights;
+  /** versions reachable with `X-Model-Version` */
+  pinned: string[];
+}
+export interface TrafficState {
+  weights: Weights;
+  pinned: string[];
+  /** the version holding the stable role, if any */
+  stable?: string;
+}
+
+export interface AnalysisInput extends VersionRef {
+  rule: { maxErrorRate: number; maxP95LatencyMs?: number; minRequests: number };
+  windowMs: number;
+}
+export interface AnalysisResult {
+  outcome: 'pass' | 'fail' | 'inconclusive';
+  requests: number;
+  errorRate: number;
+  p95LatencyMs?: number;
+  detail: string;
+}
+
+export interface RetireInput extends ModelRef {
+  /** versions to scale down and remove */
+  versions: string[];
+}
+
+export interface ModelState {
+  running: RunningVersion[];
+  traffic: TrafficState;
+}
+
+/** Every activity the workflows call. */
+export interface ReleaseActivities {
+  resolveTag(input: ResolveTagInput): Promise<ResolvedVersion>;
+  buildImage(input: BuildImageInput): Promise<BuiltImage>;
+  deployVersion(input: DeployVersionInput): Promise<DeployedVersion>;
+  verifyVersion(input: VerifyInput): Promise<VerifyResult>;
+  describeModel(input: ModelRef): Promise<ModelState>;
+  setTraffic(input: SetTrafficInput & { stable?: string }): Promise<TrafficState>;
+  analyzeVersion(input: AnalysisInput): Promise<AnalysisResult>;
+  scaleDownVersion(input: VersionRef): Promise<void>;
+  retireVersions(input: RetireInput): Promise<void>;
+}

@@ -1,0 +1,98 @@
+/**
+ * The schema of tandem.config.yaml: which environments exist (target, registry, traffic router)
+ * and which models are released where. Temporal connection settings are not here: they follow
+ * Temporal's own conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ */
+import { z } from 'zod';
+
+const registrySchema = z
+  .object({
+    url: z.string().min(1).describe('Registry host[:port], e.g. 127.0.0.1:5000 or ghcr.io/acme.'),
+    username: z.string().optional(),
+    passwordEnv: z
+      .string()
+      .optional()
+      .describe('Name of the environment variable that holds the password; the password itself is never in the file.'),
+    insecure: z.boolean().default(false).describe('Talk plain HTTP to the registry (local registries).'),
+  })
+  .strict();
+
+const dockerTargetSchema = z
+  .object({
+    kind: z.literal('docker'),
+    host: z.string().optional().describe('Docker engine address; defaults to DOCKER_HOST or the local socket.'),
+    network: z.string().default('tandem').describe('Docker network the version containers join.'),
+  })
+  .strict();
+
+const kubernetesTargetSchema = z
+  .object({
+    kind: z.literal('kubernetes'),
+    kubeconfig: z.string().optional().describe('Path to a kubeconfig; defaults to KUBECONFIG or in-cluster config.'),
+    context: z.string().optional(),
+    namespace: z.string().default('default'),
+  })
+  .strict();
+
+const gatewayRouterSchema = z
+  .object({
+    router: z.literal('gateway'),
+    url: z.string().url().default('http://127.0.0.1:7070').describe('Admin address of `tandem gateway`.'),
+  })
+  .strict();
+const gatewayApiRouterSchema = z
+  .object({
+    router: z.literal('gateway-api'),
+    gateway: z.string().describe('Name of the Gateway the HTTPRoutes attach to.'),
+    gatewayNamespace: z.string().optional(),
+  })
+  .strict();
+const replicaRatioRouterSchema = z.object({ router: z.literal('replica-ratio') }).strict();
+
+export const environmentSchema = z
+  .object({
+    target: z.discriminatedUnion('kind', [dockerTargetSchema, kubernetesTargetSchema]),
+    registry: registrySchema,
+    traffic: z
+      .discriminatedUnion('router', [gatewayRouterSchema, gatewayApiRouterSchema, replicaRatioRouterSchema])
+      .default({ router: 'gateway', url: 'http://127.0.0.1:7070' }),
+    build: z
+      .object({
+        buildArgs: z.record(z.string(), z.string()).default({}).describe('Build arguments given to every build, e.g. BASE_IMAGE.'),
+      })
+      .strict()
+      .default({ buildArgs: {} }),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    taskQueue: z.string().default('tandem'),
+    environments: z.record(z.string().regex(/^[a-z0-9-]+$/, 'environment names are lowercase letters, digits and "-"'), environmentSchema),
+    models: z
+      .record(
+        z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'model names are lowercase letters, digits and "-", at most 40'),
+        z
+          .object({
+            repo: z.string().min(1).describe('Git URL or local path of the model repository.'),
+            environment: z.string().describe('Default environment for releases of this model.'),
+          })
+          .strict(),
+      )
+      .default({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    for (const [name, model] of Object.entries(config.models)) {
+      if (!(model.environment in config.environments)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'environment'],
+          message: `names environment "${model.environment}", which is not under "environments" (known: ${Object.keys(config.environments).join(', ') || 'none'})`,
+        });
+      }
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type EnvironmentConfig = z.output<typeof environmentSchema>;

@@ -1,0 +1,124 @@
+/**
+ * The schema of `tandem.yaml`, the spec a model repository keeps at each tagged commit.
+ * It is the single source of truth: the TypeScript types, the validation messages and the
+ * published JSON Schema (schema/tandem.schema.json) all come from it.
+ * Pure: imported by workflows.
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN } from './duration';
+
+const duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 5m or 2h')
+  .describe('A duration: a number followed by ms, s, m, h or d.');
+
+const httpPath = z.string().startsWith('/', 'must start with "/"');
+
+export const smokeTestSchema = z
+  .object({
+    name: z.string().min(1).describe('Shown in status and in the failure reason.'),
+    request: z.object({
+      method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
+      path: httpPath,
+      body: z.unknown().optional().describe('Sent as JSON.'),
+    }),
+    expect: z.object({
+      status: z.number().int().min(100).max(599).default(200),
+      json: z
+        .record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]))
+        .optional()
+        .describe('Expected values by dotted path into the JSON answer, e.g. {"score": 0.12, "label": "ok"}.'),
+      tolerance: z.number().min(0).default(0).describe('Allowed absolute difference for numeric values.'),
+    }),
+  })
+  .strict();
+
+const setWeightStep = z
+  .object({ setWeight: z.number().int().min(0).max(100).describe('Percent of unpinned traffic sent to the new version.') })
+  .strict();
+const pauseStep = z
+  .object({
+    pause: z
+      .object({ duration: duration.optional().describe('Without a duration the release waits for `resume`.') })
+      .strict(),
+  })
+  .strict();
+const approvalStep = z
+  .object({
+    approval: z
+      .object({ timeout: duration.optional().describe('Without approval by then the release rolls back.') })
+      .strict(),
+  })
+  .strict();
+const analysisStep = z
+  .object({
+    analysis: z
+      .object({
+        maxErrorRate: z.number().min(0).max(1).default(0.05).describe('Highest accepted share of failed requests to the new version.'),
+        maxP95LatencyMs: z.number().positive().optional(),
+        interval: duration.default('10s'),
+        count: z.number().int().min(1).default(3).describe('How many measurements, one per interval.'),
+        minRequests: z.number().int().min(0).default(10).describe('Fewer requests in a window make it inconclusive, not failed.'),
+      })
+      .strict(),
+  })
+  .strict();
+
+export const rolloutStepSchema = z.union([setWeightStep, pauseStep, approvalStep, analysisStep]);
+
+export const rolloutSchema = z.discriminatedUnion('strategy', [
+  z.object({ strategy: z.literal('direct') }).strict(),
+  z
+    .object({
+      strategy: z.literal('canary'),
+      steps: z.array(rolloutStepSchema).min(1, 'a canary needs at least one step'),
+    })
+    .strict(),
+  z
+    .object({
+      strategy: z.literal('blue-green'),
+      approval: z.object({ timeout: duration.optional() }).strict().optional().describe('Gate before the switch.'),
+      previewDuration: duration.optional().describe('How long the new version runs beside stable before the switch.'),
+    })
+    .strict(),
+]);
+
+export const specSchema = z
+  .object({
+    model: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'must be lowercase letters, digits and "-", at most 40 characters')
+      .optional()
+      .describe('Must match the model name the release is started for, when given.'),
+    port: z.number().int().min(1).max(65535).describe('Port the model server listens on inside the container.'),
+    health: z
+      .object({
+        path: httpPath.default('/healthz'),
+        timeout: duration.default('5s'),
+      })
+      .strict()
+      .default({ path: '/healthz', timeout: '5s' }),
+    smoke: z.array(smokeTestSchema).default([]).describe('Golden requests sent to the new version before it takes traffic.'),
+    replicas: z.number().int().min(1).max(100).default(1),
+    resources: z
+      .object({
+        cpu: z.string().regex(/^\d+(\.\d+)?m?$/, 'must be cores ("0.5") or millicores ("500m")').optional(),
+        memory: z.string().regex(/^\d+(Ki|Mi|Gi)?$/, 'must be bytes or a quantity like 256Mi').optional(),
+      })
+      .strict()
+      .default({}),
+    readyTimeout: duration.default('2m').describe('How long a new version may take to become ready.'),
+    rollout: rolloutSchema.default({ strategy: 'direct' }),
+    retention: z
+      .object({
+        keepPrevious: z.number().int().min(0).max(10).default(1).describe('Previous stable versions kept warm for instant rollback.'),
+      })
+      .strict()
+      .default({ keepPrevious: 1 }),
+  })
+  .strict();
+
+export type Spec = z.output<typeof specSchema>;
+export type SpecInput = z.input<typeof specSchema>;
+export type RolloutStep = z.output<typeof rolloutStepSchema>;
+export type SmokeTest = z.output<typeof smokeTestSchema>;
