@@ -46,3 +46,16 @@ export interface TrafficRouter {
   /** Removes every route tandem manages for the model. */
   remove(model: string): Promise<void>;
 }
+
+/** Measures a version's live traffic over a window (the tandem gateway's metrics, or Prometheus). */
+export interface Analyzer {
+  /** Waits `input.windowMs`, calling heartbeat meanwhile, and judges the window; stops early when signal aborts. */
+  analyze(input: import('./types').AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<import('./types').AnalysisResult>;
+}
+
+/** One configured environment, as the activities see it. */
+export interface Environment {
+  target: Target;
+  router: TrafficRouter;
+  analyzer: Analyzer;
+}

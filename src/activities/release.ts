@@ -1,0 +1,113 @@
+/**
+ * The release activities that act on an environment: deploy, verify, describe, route, analyse,
+ * scale down, retire. Written once against the Target / TrafficRouter / Analyzer interfaces, so
+ * the Docker and Kubernetes backends share them. Each is idempotent because the interfaces are.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { FailureType } from '../errors';
+import { durationMs } from '../spec/duration';
+import type { Spec } from '../spec/schema';
+import type { Environment } from './target';
+import type {
+  AnalysisInput,
+  AnalysisResult,
+  DeployedVersion,
+  DeployVersionInput,
+  ModelRef,
+  ModelState,
+  RetireInput,
+  SetTrafficInput,
+  TrafficState,
+  VerifyInput,
+  VerifyResult,
+  VersionRef,
+} from './types';
+
+export type HealthChecks = (endpoint: string, spec: Spec) => Promise<VerifyResult>;
+
+export function createEnvironmentActivities(environments: Record<string, Environment>, checks: HealthChecks) {
+  const env = (name: string): Environment => {
+    const found = environments[name];
+    if (!found) {
+      throw ApplicationFailure.nonRetryable(
+        `environment "${name}" is not served by this worker (served: ${Object.keys(environments).join(', ') || 'none'}); add it to tandem.config.yaml and restart the worker`,
+        FailureType.UnknownEnvironment,
+      );
+    }
+    return found;
+  };
+
+  return {
+    /** Applies the version's workload and waits, heartbeating, until every replica is ready. */
+    async deployVersion(input: DeployVersionInput): Promise<DeployedVersion> {
+      const { target } = env(input.environment);
+      const ctx = Context.current();
+      await target.apply({
+        model: input.model,
+        version: input.version,
+        commit: input.commit,
+        image: input.image,
+        digest: input.digest,
+        releaseId: input.releaseId,
+        spec: input.spec,
+      });
+      return target.waitReady(
+        input.model,
+        input.version,
+        durationMs(input.spec.readyTimeout),
+        (ready, desired, detail) => ctx.heartbeat({ ready, desired, detail }),
+        ctx.cancellationSignal,
+      );
+    },
+
+    /** Health endpoint and smoke tests against the version directly, before it takes traffic. Read-only. */
+    async verifyVersion(input: VerifyInput): Promise<VerifyResult> {
+      const endpoint = await env(input.environment).target.endpoint(input.model, input.version);
+      return checks(endpoint, input.spec);
+    },
+
+    /** Running versions (from the target) and the traffic in force (from the router). Read-only. */
+    async describeModel(input: ModelRef): Promise<ModelState> {
+      const { target, router } = env(input.environment);
+      const [running, traffic] = await Promise.all([target.list(input.model), router.getState(input.model)]);
+      return { running, traffic };
+    },
+
+    /** Sets weights and pins; refuses a weight for a version that is not running. */
+    async setTraffic(input: SetTrafficInput & { stable?: string }): Promise<TrafficState> {
+      const { target, router } = env(input.environment);
+      const total = Object.values(input.weights).reduce((a, b) => a + b, 0);
+      if (Object.keys(input.weights).length && total !== 100) {
+        throw ApplicationFailure.nonRetryable(`weights must add up to 100, got ${total}`, 'InvalidTraffic');
+      }
+      const running = new Set((await target.list(input.model)).filter((v) => v.readyReplicas > 0).map((v) => v.version));
+      const missing = Object.entries(input.weights).filter(([v, w]) => w > 0 && !running.has(v));
+      if (missing.length) {
+        throw ApplicationFailure.nonRetryable(
+          `cannot route traffic to ${missing.map(([v]) => v).join(', ')}: not running in ${input.environment}`,
+          FailureType.VersionNotRunning,
+        );
+      }
+      const state: TrafficState = { weights: input.weights, pinned: input.pinned.filter((v) => running.has(v)), stable: input.stable };
+      await router.setState(input.model, state);
+      return router.getState(input.model);
+    },
+
+    /** One measurement window of the version's live traffic. */
+    async analyzeVersion(input: AnalysisInput): Promise<AnalysisResult> {
+      const ctx = Context.current();
+      return env(input.environment).analyzer.analyze(input, (d) => ctx.heartbeat(d), ctx.cancellationSignal);
+    },
+
+    /** Scales the version to zero; it stops serving. */
+    async scaleDownVersion(input: VersionRef): Promise<void> {
+      await env(input.environment).target.scale(input.model, input.version, 0);
+    },
+
+    /** Removes old versions that retention does not keep; a version already gone is fine. */
+    async retireVersions(input: RetireInput): Promise<void> {
+      const { target } = env(input.environment);
+      for (const version of input.versions) await target.remove(input.model, version);
+    },
+  };
+}

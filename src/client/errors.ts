@@ -1,0 +1,24 @@
+/**
+ * The few error classes the client throws. Only the CLI's entry point turns them into exit codes:
+ * BadInput and Refused -> 2, ReleaseFailed -> 1.
+ */
+export class BadInputError extends Error {
+  override name = 'BadInputError';
+}
+
+/** A request that was understood but cannot apply now (a second release, an approval nothing awaits). */
+export class RefusedError extends Error {
+  override name = 'RefusedError';
+}
+
+/** The release ended rolled back or failed; `status` holds its final state. */
+export class ReleaseFailedError extends Error {
+  override name = 'ReleaseFailedError';
+  constructor(
+    message: string,
+    readonly status: unknown,
+    readonly failureType?: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Traffic arithmetic of a release: the weights for a canary step, the state to restore on
+ * rollback, and which old versions retention retires. Pure.
+ */
+import type { RunningVersion, TrafficState, Weights } from '../activities/types';
+
+/** Weights that give `weight`% to the candidate and the rest to stable (all to the candidate when there is no stable). */
+export function canaryWeights(candidate: string, stable: string | undefined, weight: number): Weights {
+  if (!stable || stable === candidate) return { [candidate]: 100 };
+  if (weight >= 100) return { [candidate]: 100 };
+  if (weight <= 0) return { [stable]: 100 };
+  return { [candidate]: weight, [stable]: 100 - weight };
+}
+
+/** The version that holds the stable role: the recorded one, else the only one with all the traffic. */
+export function stableOf(state: TrafficState): string | undefined {
+  if (state.stable) return state.stable;
+  const full = Object.entries(state.weights).find(([, w]) => w === 100);
+  return full?.[0];
+}
+
+/** Pinned list with `version` added once, order kept. */
+export function withPin(pinned: string[], version: string): string[] {
+  return pinned.includes(version) ? pinned : [...pinned, version];
+}
+
+/**
+ * Versions to retire after `promoted` becomes stable: every running version except the new stable
+ * and the `keepPrevious` most recently deployed others (kept warm for instant rollback).
+ */
+export function versionsToRetire(running: RunningVersion[], promoted: string, keepPrevious: number): string[] {
+  const others = running
+    .filter((v) => v.version !== promoted)
+    .sort((a, b) => (a.deployedAt < b.deployedAt ? 1 : a.deployedAt > b.deployedAt ? -1 : 0));
+  return others.slice(keepPrevious).map((v) => v.version);
+}
+
+/** Traffic after promotion: all unpinned traffic to the new stable; it and the warm versions stay pinnable. */
+export function promotedState(promoted: string, warm: string[]): TrafficState {
+  return { weights: { [promoted]: 100 }, pinned: [promoted, ...warm.filter((v) => v !== promoted)], stable: promoted };
+}

@@ -1,0 +1,365 @@
+/**
+ * The release workflow: resolve tag -> build image -> deploy version -> verify health -> rollout
+ * steps -> promote; any failure, abort, failed analysis or approval timeout -> rollback. Holds no
+ * I/O: every effect is an activity. Rollback runs in a non-cancellable scope, so neither an abort
+ * nor a workflow cancellation can skip it.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  setCurrentDetails,
+} from '@temporalio/workflow';
+import type { ModelState, TrafficState } from '../activities/types';
+import { FailureType } from '../errors';
+import { describeStep, formatMs, rolloutPlan, type PlanStep } from '../rollout/plan';
+import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin } from '../rollout/traffic';
+import type { Spec } from '../spec/schema';
+import { activities } from './activity-presets';
+import {
+  signals,
+  updates,
+  statusQuery,
+  type OperatorAction,
+  type OperatorActionName,
+  type OperatorRequest,
+  type ReleaseInput,
+  type ReleaseStatus,
+  type Stage,
+} from './messages';
+import { environmentKey, modelKey, stageKey, versionKey } from './search-attributes';
+
+/** The failure type a release ends with when it was rolled back; its message is the reason. */
+export const RolledBack = 'RolledBack';
+/** The failure type of a release that failed before anything was deployed (bad tag, invalid spec, failed build). */
+export const ReleaseFailed = 'ReleaseFailed';
+
+export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
+  const { model, environment, tag: version } = input;
+  const ref = { model, environment };
+  const now = () => new Date().toISOString();
+
+  const status: ReleaseStatus = {
+    releaseId: `${workflowInfo().workflowId}/${workflowInfo().runId}`,
+    model,
+    environment,
+    version,
+    requestedBy: input.requestedBy,
+    stage: 'resolving',
+    weights: {},
+    paused: false,
+    steps: [],
+    checks: [],
+    actions: [],
+    history: [],
+    startedAt: now(),
+  };
+  const note = (message: string) => {
+    status.history.push({ at: now(), message });
+    setCurrentDetails(`**${model} ${version} → ${environment}**: ${message}`);
+  };
+  const enter = (stage: Stage, message: string) => {
+    status.stage = stage;
+    upsertSearchAttributes([{ key: stageKey, value: stage }]);
+    note(message);
+  };
+
+  upsertSearchAttributes([
+    { key: modelKey, value: model },
+    { key: versionKey, value: version },
+    { key: environmentKey, value: environment },
+    { key: stageKey, value: status.stage },
+  ]);
+
+  // Operator state, changed only by message handlers.
+  let approvedFor = -1; // index of the approval step that was approved
+  let promoteRequested = false;
+  let abort: OperatorRequest | undefined;
+  let resumeCount = 0;
+  let currentStep = -1;
+  const pipeline = new CancellationScope();
+
+  const finished = () => status.outcome !== undefined || status.stage === 'rolling-back';
+  const refusal = (action: OperatorActionName): string | undefined => {
+    if (finished()) return `the release is ${status.outcome ?? status.stage}; nothing to ${action}`;
+    if (abort) return `the release is being aborted by ${abort.who}`;
+    switch (action) {
+      case 'approve':
+        return status.waitingFor === 'approval' ? undefined : `nothing awaits approval (stage: ${status.stage}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''})`;
+      case 'pause':
+        return status.paused ? 'the release is already paused' : undefined;
+      case 'resume':
+        return status.paused || status.waitingFor === 'resume' ? undefined : 'the release is not paused';
+      case 'promote':
+        return status.stage === 'rolling-out' ? undefined : `promote skips rollout steps; the release is still ${status.stage}`;
+      case 'abort':
+        return undefined;
+    }
+  };
+  const apply = (action: OperatorActionName, request: OperatorRequest): OperatorAction => {
+    const entry: OperatorAction = { action, who: request.who, text: request.text, at: now(), accepted: true };
+    switch (action) {
+      case 'approve':
+        approvedFor = currentStep;
+        break;
+      case 'pause':
+        status.paused = true;
+        break;
+      case 'resume':
+        status.paused = false;
+        resumeCount++;
+        break;
+      case 'promote':
+        promoteRequested = true;
+        break;
+      case 'abort':
+        abort = request;
+        pipeline.cancel();
+        break;
+    }
+    status.actions.push(entry);
+    note(`${action} by ${request.who}${request.text ? `: ${request.text}` : ''}`);
+    return entry;
+  };
+  for (const action of Object.keys(signals) as OperatorActionName[]) {
+    // A signal cannot be refused to its sender; one that cannot apply is recorded, not dropped.
+    setHandler(signals[action], (request) => {
+      const why = refusal(action);
+      if (why) {
+        status.actions.push({ action, who: request.who, text: request.text, at: now(), accepted: false, note: why });
+        note(`${action} by ${request.who} ignored: ${why}`);
+        return;
+      }
+      apply(action, request);
+    });
+    setHandler(updates[action], (request) => apply(action, request), {
+      validator: (request) => {
+        if (!request?.who) throw new Error('who is required: name the person or job making the request');
+        const why = refusal(action);
+        if (why) throw new Error(why);
+      },
+    });
+  }
+  setHandler(statusQuery, () => status);
+
+  let before: ModelState | undefined;
+  let stable: string | undefined;
+  let wasRunning = false;
+  let deployStarted = false;
+  let trafficTouched = false;
+  let spec: Spec | undefined;
+
+  try {
+    await pipeline.run(async () => {
+      const resolved = await activities('git', `resolve ${model} tag ${version}`).resolveTag({ repoUrl: input.repoUrl, tag: version, model });
+      spec = resolved.spec;
+      status.commit = resolved.commit;
+      note(`tag ${version} is commit ${resolved.commit.slice(0, 12)}`);
+
+      before = await activities('short', `read what runs of ${model} in ${environment}`).describeModel(ref);
+      stable = stableOf(before.traffic);
+      status.previousStable = stable;
+      status.weights = { ...before.traffic.weights };
+      wasRunning = before.running.some((v) => v.version === version);
+
+      enter('building', `building image of ${model} ${version}`);
+      const image = await activities('build', `build and push image of ${model} ${version}`).buildImage({
+        ...ref,
+        repoUrl: input.repoUrl,
+        version,
+        commit: resolved.commit,
+        releaseId: status.releaseId,
+      });
+      status.image = image.image;
+      status.digest = image.digest;
+      note(image.built ? `built ${image.image}@${image.digest}` : `reused ${image.image}@${image.digest} (same commit)`);
+
+      enter('deploying', `deploying ${version} beside ${stable ?? 'no stable version'}`);
+      deployStarted = true;
+      const deployed = await activities('deploy', `deploy ${model} ${version} to ${environment}`).deployVersion({
+        ...ref,
+        version,
+        commit: resolved.commit,
+        image: image.image,
+        digest: image.digest,
+        spec,
+        releaseId: status.releaseId,
+      });
+      note(`${deployed.readyReplicas}/${deployed.replicas} replicas of ${version} ready`);
+
+      enter('verifying', `verifying ${version}: health and ${spec.smoke.length} smoke tests`);
+      const verified = await activities('verify', `health and smoke checks of ${model} ${version}`).verifyVersion({ ...ref, version, spec });
+      status.checks = verified.checks;
+      const failed = verified.checks.find((c) => !c.ok);
+      if (failed) {
+        throw ApplicationFailure.nonRetryable(`check "${failed.check}" failed: ${failed.observed}`, FailureType.VerificationFailed);
+      }
+      note(`all ${verified.checks.length} checks passed`);
+
+      // The candidate is reachable when pinned before it takes any unpinned traffic.
+      await setTraffic({ weights: before.traffic.weights, pinned: withPin(before.traffic.pinned, version), stable });
+
+      enter('rolling-out', `rolling out ${version} (${spec.rollout.strategy})`);
+      const plan = rolloutPlan(spec.rollout);
+      status.steps = plan.map((step, index) => ({ index, description: describeStep(step, version), status: 'pending' }));
+      for (const [index, step] of plan.entries()) {
+        currentStep = index;
+        const state = status.steps[index]!;
+        if (promoteRequested && step.kind !== 'promote') {
+          state.status = 'skipped';
+          state.detail = 'skipped by promote';
+          continue;
+        }
+        await condition(() => !status.paused || promoteRequested);
+        state.status = 'running';
+        state.startedAt = now();
+        if (step.kind === 'promote') enter('promoting', `promoting ${version}`);
+        else note(`step ${index + 1}/${plan.length}: ${state.description}`);
+        state.detail = await runStep(step, index, spec);
+        state.status = 'done';
+        state.finishedAt = now();
+      }
+    });
+  } catch (err) {
+    const reason = describeFailure(err, abort);
+    status.reason = reason.message;
+    status.failureType = reason.type;
+    const runningStep = status.steps.find((s) => s.status === 'running');
+    if (runningStep) {
+      runningStep.status = 'failed';
+      runningStep.detail = reason.message;
+      runningStep.finishedAt = now();
+    }
+    await CancellationScope.nonCancellable(() => rollBack(reason.message));
+    throw ApplicationFailure.create({ message: reason.message, type: status.outcome === 'failed' ? ReleaseFailed : RolledBack, nonRetryable: true, details: [status] });
+  }
+
+  status.outcome = 'promoted';
+  status.finishedAt = now();
+  enter('promoted', `${version} is stable with 100% of traffic`);
+  return status;
+
+  async function setTraffic(state: TrafficState) {
+    trafficTouched = true;
+    const applied = await activities('short', `route ${model}: ${formatWeights(state.weights)}`).setTraffic({ ...ref, ...state });
+    status.weights = { ...applied.weights };
+    note(`traffic ${formatWeights(applied.weights)}`);
+  }
+
+  async function runStep(step: PlanStep, index: number, spec: Spec): Promise<string> {
+    switch (step.kind) {
+      case 'setWeight': {
+        const weights = canaryWeights(version, stable, step.weight);
+        await setTraffic({ weights, pinned: withPin(before!.traffic.pinned, version), stable });
+        return stable ? `${formatWeights(weights)}` : `no stable version: ${version} takes all traffic`;
+      }
+      case 'pause': {
+        const resumedAt = resumeCount;
+        status.waitingFor = step.durationMs === undefined ? 'resume' : undefined;
+        setCurrentDetails(`paused: ${describeStep(step, version)}`);
+        const done = () => resumeCount > resumedAt || promoteRequested;
+        if (step.durationMs === undefined) await condition(done);
+        else await condition(done, step.durationMs, { summary: `pause ${formatMs(step.durationMs)}` });
+        status.waitingFor = undefined;
+        return resumeCount > resumedAt ? 'resumed' : promoteRequested ? 'ended by promote' : 'elapsed';
+      }
+      case 'approval': {
+        status.waitingFor = 'approval';
+        note(`waiting for approval of ${version}`);
+        const approved = () => approvedFor === index || promoteRequested;
+        const ok =
+          step.timeoutMs === undefined
+            ? (await condition(approved), true)
+            : await condition(approved, step.timeoutMs, { summary: `approval of ${version} (timeout ${formatMs(step.timeoutMs)})` });
+        status.waitingFor = undefined;
+        if (!ok) throw ApplicationFailure.nonRetryable(`no approval within ${formatMs(step.timeoutMs!)}`, 'ApprovalTimeout');
+        const by = status.actions.filter((a) => a.accepted && (a.action === 'approve' || a.action === 'promote')).at(-1);
+        return by ? `${by.action === 'approve' ? 'approved' : 'promoted'} by ${by.who}${by.text ? `: ${by.text}` : ''}` : 'approved';
+      }
+      case 'analysis': {
+        const results: string[] = [];
+        for (let round = 1; round <= step.count; round++) {
+          const result = await activities('analysis', `analyse ${version} for ${formatMs(step.intervalMs)} (${round}/${step.count})`).analyzeVersion({
+            ...ref,
+            version,
+            rule: step.rule,
+            windowMs: step.intervalMs,
+          });
+          results.push(`${round}: ${result.outcome} (${result.detail})`);
+          if (result.outcome === 'fail') {
+            throw ApplicationFailure.nonRetryable(`analysis failed: ${result.detail}`, FailureType.AnalysisFailed);
+          }
+          if (result.outcome === 'inconclusive') {
+            // Like a failed gate that a person can overrule: wait for resume (or abort).
+            status.paused = true;
+            status.waitingFor = 'resume';
+            note(`analysis inconclusive (${result.detail}); resume to continue or abort to roll back`);
+            await condition(() => !status.paused || promoteRequested);
+            status.waitingFor = undefined;
+          }
+          if (promoteRequested) break;
+        }
+        return results.join('; ');
+      }
+      case 'promote': {
+        const after = await activities('short', `read what runs of ${model} in ${environment}`).describeModel(ref);
+        const retire = versionsToRetire(after.running, version, spec.retention.keepPrevious);
+        const warm = after.running.map((v) => v.version).filter((v) => v !== version && !retire.includes(v));
+        await setTraffic(promotedState(version, warm));
+        if (retire.length) {
+          await activities('short', `retire ${retire.join(', ')}`).retireVersions({ ...ref, versions: retire });
+          note(`retired ${retire.join(', ')}; kept warm: ${warm.join(', ') || 'none'}`);
+        }
+        return `${version} 100%${warm.length ? `, warm: ${warm.join(', ')}` : ''}`;
+      }
+    }
+  }
+
+  async function rollBack(reason: string) {
+    if (!deployStarted) {
+      // Nothing was deployed and no traffic moved: the release simply failed, with its reason.
+      status.outcome = 'failed';
+      status.finishedAt = now();
+      enter('failed', `failed before deploying anything: ${reason}`);
+      return;
+    }
+    enter('rolling-back', `rolling back: ${reason}`);
+    if (before && trafficTouched) {
+      // Traffic first: the previous stable version is still warm, so this is the instant part.
+      const pinned = before.traffic.pinned.filter((v) => v !== version || wasRunning);
+      await setTraffic({ weights: before.traffic.weights, pinned, stable: before.traffic.stable });
+    }
+    if (!wasRunning) {
+      await activities('short', `scale down ${model} ${version}`).scaleDownVersion({ ...ref, version });
+      note(`${version} scaled down`);
+    }
+    status.outcome = 'rolled-back';
+    status.finishedAt = now();
+    enter('rolled-back', `rolled back${stable ? ` to ${stable}` : ''}: ${reason}`);
+  }
+}
+
+function formatWeights(weights: Record<string, number>): string {
+  const parts = Object.entries(weights).map(([v, w]) => `${v} ${w}%`);
+  return parts.length ? parts.join(', ') : 'no routes';
+}
+
+/** The recorded reason for a rollback: who aborted, or which failure, with its type. */
+function describeFailure(err: unknown, abort: OperatorRequest | undefined): { message: string; type: string } {
+  if (abort && isCancellation(err)) {
+    return { message: `aborted by ${abort.who}${abort.text ? `: ${abort.text}` : ''}`, type: 'Aborted' };
+  }
+  if (isCancellation(err)) return { message: 'the release workflow was cancelled', type: 'Cancelled' };
+  let failure: unknown = err;
+  // Activity failures wrap the ApplicationFailure thrown by the activity.
+  while (failure && typeof failure === 'object' && 'cause' in failure && (failure as { cause?: unknown }).cause && !(failure instanceof ApplicationFailure)) {
+    failure = (failure as { cause: unknown }).cause;
+  }
+  if (failure instanceof ApplicationFailure) return { message: failure.message, type: failure.type ?? 'Error' };
+  return { message: err instanceof Error ? err.message : String(err), type: 'Error' };
+}

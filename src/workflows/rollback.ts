@@ -1,0 +1,41 @@
+/**
+ * Rolls a model back to a version that is still running: a traffic switch, never a redeploy.
+ * Refused (non-retryable VersionNotRunning) when the version has no ready replicas.
+ */
+import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { FailureType } from '../errors';
+import { promotedState, stableOf } from '../rollout/traffic';
+import { activities } from './activity-presets';
+import type { RollbackInput, RollbackResult } from './messages';
+import { environmentKey, modelKey, stageKey, versionKey } from './search-attributes';
+
+export async function rollbackModel(input: RollbackInput): Promise<RollbackResult> {
+  const ref = { model: input.model, environment: input.environment };
+  const state = await activities('short', `read what runs of ${input.model} in ${input.environment}`).describeModel(ref);
+  const from = stableOf(state.traffic);
+  const ready = state.running.filter((v) => v.readyReplicas > 0);
+  const to =
+    input.to ??
+    [...ready].filter((v) => v.version !== from).sort((a, b) => (a.deployedAt < b.deployedAt ? 1 : -1))[0]?.version;
+  if (!to) {
+    throw ApplicationFailure.nonRetryable(
+      `no other running version of ${input.model} to roll back to (running: ${state.running.map((v) => v.version).join(', ') || 'none'})`,
+      FailureType.VersionNotRunning,
+    );
+  }
+  if (!ready.some((v) => v.version === to)) {
+    throw ApplicationFailure.nonRetryable(
+      `${to} is not running in ${input.environment} (running: ${ready.map((v) => v.version).join(', ') || 'none'}); rollback only switches traffic to a warm version`,
+      FailureType.VersionNotRunning,
+    );
+  }
+  upsertSearchAttributes([
+    { key: modelKey, value: input.model },
+    { key: versionKey, value: to },
+    { key: environmentKey, value: input.environment },
+    { key: stageKey, value: 'rolled-back' },
+  ]);
+  const warm = state.running.map((v) => v.version).filter((v) => v !== to);
+  const applied = await activities('short', `switch ${input.model} traffic to ${to}`).setTraffic({ ...ref, ...promotedState(to, warm) });
+  return { from, to, weights: applied.weights };
+}
