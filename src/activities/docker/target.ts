@@ -10,6 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import { FailureType } from '../../errors';
+import { describeNetworkError } from '../health/verify';
 import type { DeployedVersion, RunningVersion } from '../types';
 import type { ProgressFn, Target, VersionWorkload } from '../target';
 import { Label, containerName, labelFilters, memoryBytes, nanoCpus, networkAlias, repositoryOf } from './labels';
@@ -341,7 +342,7 @@ export class DockerTarget implements Target {
         name,
         Image: imageRef,
         Labels: labels,
-        Env: [`PORT=${spec.port}`, `MODEL_NAME=${model}`, `MODEL_VERSION=${version}`],
+        Env: [`PORT=${spec.port}`, `TANDEM_MODEL=${model}`, `TANDEM_VERSION=${version}`],
         ExposedPorts: { [`${spec.port}/tcp`]: {} },
         HostConfig: hostConfig,
         NetworkingConfig: { EndpointsConfig: { [this.options.network]: { Aliases: [networkAlias(model, version)] } } },
@@ -456,7 +457,7 @@ export class DockerTarget implements Target {
       if (response.ok) return { ok: true, detail: `${replica.name}: GET ${path} → ${response.status}` };
       return { ok: false, detail: `${replica.name}: GET ${path} → status ${response.status}` };
     } catch (error) {
-      return { ok: false, detail: `${replica.name}: GET ${path} → ${networkErrorText(error)}` };
+      return { ok: false, detail: `${replica.name}: GET ${path} → ${describeNetworkError(error)}` };
     }
   }
 }
@@ -493,18 +494,6 @@ export function demuxLogs(raw: Buffer | string): string {
     offset += 8 + size;
   }
   return parts.join('');
-}
-
-/** `connection refused`, `timed out after 2000 ms` …: a network error as a person reads it. */
-export function networkErrorText(error: unknown): string {
-  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
-  const code = err.cause?.code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timed out';
-  return err.cause?.message ?? err.message ?? String(error);
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

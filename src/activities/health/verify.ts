@@ -1,0 +1,155 @@
+/**
+ * Health verification of one version, reached directly (not through the gateway): the spec's
+ * health path, then each smoke test with its expected status and JSON values. Read-only, so
+ * running it twice is harmless.
+ */
+import { durationMs } from '../../spec/duration';
+import type { SmokeTest, Spec } from '../../spec/schema';
+import type { CheckResult, VerifyResult } from '../types';
+
+/** How long one smoke request may take; inference can be slower than a health check. */
+const SMOKE_TIMEOUT_MS = 30_000;
+/** How much of an unexpected answer is quoted in `observed`. */
+const BODY_QUOTE = 200;
+
+/**
+ * Runs the checks against `endpoint` (a base URL such as `http://127.0.0.1:49153`), in order:
+ * `health` (GET spec.health.path answers 2xx within spec.health.timeout), then `smoke: <name>`
+ * for each smoke test (status equals expect.status; each dotted path of expect.json equals its
+ * value, numbers within expect.tolerance). Returns every result; never throws for a failed
+ * check: network errors become a failed check observing e.g. `connection refused`. When health
+ * fails, the smoke tests are reported as failed without being sent.
+ */
+export async function verifyVersion(endpoint: string, spec: Spec): Promise<VerifyResult> {
+  const base = endpoint.replace(/\/+$/, '');
+  const checks: CheckResult[] = [];
+  const health = await checkHealth(base, spec.health.path, durationMs(spec.health.timeout));
+  checks.push(health);
+  for (const smoke of spec.smoke) {
+    if (!health.ok) {
+      checks.push({ check: `smoke: ${smoke.name}`, ok: false, observed: 'not sent: the health check failed' });
+    } else {
+      checks.push(await checkSmoke(base, smoke));
+    }
+  }
+  return { checks };
+}
+
+async function checkHealth(base: string, path: string, timeoutMs: number): Promise<CheckResult> {
+  const check = 'health';
+  try {
+    const response = await fetch(base + path, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = await response.text();
+    if (response.ok) return { check, ok: true, observed: `status ${response.status}` };
+    return { check, ok: false, observed: `status ${response.status}${quote(body)}` };
+  } catch (error) {
+    return { check, ok: false, observed: describeNetworkError(error, timeoutMs) };
+  }
+}
+
+async function checkSmoke(base: string, smoke: SmokeTest): Promise<CheckResult> {
+  const check = `smoke: ${smoke.name}`;
+  const { request, expect } = smoke;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(base + request.path, {
+      method: request.method,
+      headers: request.body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: request.body === undefined || request.method === 'GET' ? undefined : JSON.stringify(request.body),
+      signal: AbortSignal.timeout(SMOKE_TIMEOUT_MS),
+    });
+    text = await response.text();
+  } catch (error) {
+    return { check, ok: false, observed: describeNetworkError(error, SMOKE_TIMEOUT_MS) };
+  }
+  if (response.status !== expect.status) {
+    return { check, ok: false, observed: `status ${response.status} (expected ${expect.status})${quote(text)}` };
+  }
+  const expected = Object.entries(expect.json ?? {});
+  if (expected.length === 0) return { check, ok: true, observed: `status ${response.status}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { check, ok: false, observed: `status ${response.status}, answer is not JSON${quote(text)}` };
+  }
+  const parts: string[] = [];
+  let ok = true;
+  for (const [field, want] of expected) {
+    const comparison = compareValue(field, valueAt(json, field), want, expect.tolerance);
+    ok &&= comparison.ok;
+    parts.push(comparison.text);
+  }
+  return { check, ok, observed: parts.join(', ') };
+}
+
+/**
+ * Compares one JSON value: numbers within `tolerance`, everything else exactly. The text reads
+ * `score=0.912 (expected 0.120 ± 0.001)` on a mismatch and `score=0.121` on a match.
+ */
+export function compareValue(field: string, actual: unknown, expected: unknown, tolerance: number): { ok: boolean; text: string } {
+  if (actual === undefined) return { ok: false, text: `${field} missing (expected ${JSON.stringify(expected)})` };
+  if (typeof expected === 'number') {
+    const decimals = decimalsFor(expected, tolerance);
+    const shown = typeof actual === 'number' ? actual.toFixed(decimals) : JSON.stringify(actual);
+    const ok = typeof actual === 'number' && Math.abs(actual - expected) <= tolerance + Number.EPSILON * Math.max(1, Math.abs(expected));
+    if (ok) return { ok, text: `${field}=${shown}` };
+    const bound = tolerance > 0 ? ` ± ${tolerance.toFixed(decimals)}` : '';
+    return { ok, text: `${field}=${shown} (expected ${expected.toFixed(decimals)}${bound})` };
+  }
+  const ok = actual === expected;
+  const shown = typeof actual === 'string' ? actual : JSON.stringify(actual);
+  const wanted = typeof expected === 'string' ? expected : JSON.stringify(expected);
+  return ok ? { ok, text: `${field}=${shown}` } : { ok, text: `${field}=${shown} (expected ${wanted})` };
+}
+
+/** The value at a dotted path (`a.b.0.c`; digits index arrays), or undefined. */
+export function valueAt(json: unknown, dotted: string): unknown {
+  let current: unknown = json;
+  for (const key of dotted.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = Array.isArray(current) && /^\d+$/.test(key) ? current[Number(key)] : (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function decimalsFor(expected: number, tolerance: number): number {
+  const digits = (n: number): number => {
+    const text = String(n);
+    if (text.includes('e-')) return Number(text.split('e-')[1]);
+    return text.includes('.') ? text.split('.')[1]!.length : 0;
+  };
+  return Math.min(10, Math.max(3, digits(tolerance), Math.min(digits(expected), 6)));
+}
+
+function quote(body: string): string {
+  const text = body.trim().replace(/\s+/g, ' ');
+  if (!text) return '';
+  return `: ${text.length > BODY_QUOTE ? `${text.slice(0, BODY_QUOTE)}…` : text}`;
+}
+
+/** `connection refused`, `timed out after 5s`, …: a fetch failure as a person reads it. */
+export function describeNetworkError(error: unknown, timeoutMs?: number): string {
+  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+    return timeoutMs === undefined ? 'timed out' : `timed out after ${timeoutMs >= 1000 ? `${timeoutMs / 1000}s` : `${timeoutMs}ms`}`;
+  }
+  switch (err.cause?.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection reset';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'EHOSTUNREACH':
+      return 'host unreachable';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return 'timed out';
+    default:
+      return err.cause?.message ?? err.message ?? String(error);
+  }
+}
