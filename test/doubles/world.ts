@@ -113,6 +113,8 @@ export function createWorld(options: WorldOptions) {
     traffic: () => traffic,
     running: () => [...running.values()].filter((v) => v.replicas > 0).map((v) => v.version),
     count: (name: string) => calls.filter((c) => c.name === name).length,
+    /** state to hand to a world in another process (see test/helpers/double-worker.ts) */
+    snapshot: () => ({ running: [...running.values()], traffic }),
   };
 }
 

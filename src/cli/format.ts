@@ -1,0 +1,57 @@
+/** How the CLI prints releases, versions and history for people; --json prints the objects instead. */
+import type { ModelState } from '../activities/types';
+import type { HistoryEntry as ReleaseHistoryEntry } from '../client';
+import type { ReleaseStatus } from '../workflows/messages';
+
+export function weights(w: Record<string, number>): string {
+  const parts = Object.entries(w).map(([v, p]) => `${v} ${p}%`);
+  return parts.length ? parts.join(', ') : 'no routes';
+}
+
+export function statusText(s: ReleaseStatus): string {
+  const lines = [
+    `${s.model} ${s.version} → ${s.environment}: ${s.outcome ?? s.stage}${s.waitingFor ? ` (waiting for ${s.waitingFor})` : ''}${s.paused ? ' (paused)' : ''}`,
+    `  traffic: ${weights(s.weights)}${s.previousStable ? `   previous stable: ${s.previousStable}` : ''}`,
+  ];
+  if (s.commit) lines.push(`  commit: ${s.commit.slice(0, 12)}${s.image ? `   image: ${s.image}@${s.digest?.slice(0, 19)}…` : ''}`);
+  if (s.reason) lines.push(`  reason: ${s.reason}`);
+  for (const c of s.checks) lines.push(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.observed}`);
+  for (const step of s.steps) lines.push(`  step ${step.index + 1}. [${step.status}] ${step.description}${step.detail ? ` — ${step.detail}` : ''}`);
+  for (const a of s.actions) lines.push(`  ${a.at} ${a.action} by ${a.who}${a.text ? `: ${a.text}` : ''}${a.accepted ? '' : ` (ignored: ${a.note})`}`);
+  return lines.join('\n');
+}
+
+/** The history lines not printed yet, for --wait and watch. */
+export function newHistoryLines(s: ReleaseStatus, printed: number): string[] {
+  return s.history.slice(printed).map((e) => `${e.at.slice(11, 19)}  ${e.message}`);
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function versionsTable(state: ModelState): string {
+  if (!state.running.length) return 'no running versions';
+  const rows = [['VERSION', 'TRAFFIC', 'ROLE', 'READY', 'COMMIT', 'IMAGE DIGEST', 'DEPLOYED', 'BY RELEASE']];
+  const candidates = Object.keys(state.traffic.weights).filter((v) => v !== state.traffic.stable);
+  for (const v of state.running) {
+    const role = v.version === state.traffic.stable ? 'stable' : candidates.includes(v.version) ? 'canary' : state.traffic.pinned.includes(v.version) ? 'warm (pinned)' : 'warm';
+    rows.push([
+      v.version,
+      `${state.traffic.weights[v.version] ?? 0}%`,
+      role,
+      `${v.readyReplicas}/${v.replicas}`,
+      v.commit.slice(0, 12),
+      v.digest.slice(0, 19),
+      v.deployedAt.replace('T', ' ').slice(0, 19),
+      v.releaseId.split('/').slice(0, 3).join('/'),
+    ]);
+  }
+  return table(rows);
+}
+
+export function historyTable(entries: ReleaseHistoryEntry[]): string {
+  if (!entries.length) return 'no releases';
+  return table([['STARTED', 'VERSION', 'STAGE', 'WORKFLOW', 'RUN'], ...entries.map((e) => [e.startTime.replace('T', ' ').slice(0, 19), e.version, e.stage, e.status, e.runId])]);
+}

@@ -1,0 +1,191 @@
+/** The `tandem` command line: thin verbs over the typed client (src/client). */
+import { Command, Option } from 'commander';
+import { BadInputError, ReleaseFailedError, type TandemClient } from '../client';
+import type { OperatorActionName, ReleaseStatus } from '../workflows/messages';
+import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
+import { historyTable, newHistoryLines, statusText, versionsTable, weights } from './format';
+
+type Out = (text: string) => void;
+
+interface CommandOptions extends GlobalOptions {
+  repo?: string;
+  wait?: boolean;
+  by?: string;
+  comment?: string;
+  reason?: string;
+  to?: string;
+  limit?: string;
+}
+
+const envOption = () => new Option('-e, --env <name>', 'environment (default: the model\'s environment in tandem.config.yaml)');
+const jsonOption = () => new Option('--json', 'print JSON instead of text');
+const byOption = () => new Option('--by <name>', 'who is acting (default: $TANDEM_ACTOR, the CI actor or $USER)');
+
+export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): Command {
+  const program = new Command('tandem')
+    .description('Release machine-learning model versions side by side, as durable Temporal workflows.')
+    .option('-c, --config <file>', 'tandem.config.yaml to use (default: $TANDEM_CONFIG or ./tandem.config.yaml)')
+    .exitOverride()
+    .showHelpAfterError();
+
+  const withClient = async <T>(options: CommandOptions, model: string | undefined, fn: (client: TandemClient, env: string) => Promise<T>) => {
+    const config = optionalConfig(program.opts().config);
+    const env = model ? environmentFor(model, options, config) : (options.env ?? '');
+    const client = await connect(config);
+    try {
+      return await fn(client, env);
+    } finally {
+      await client.close();
+    }
+  };
+
+  const follow = async (client: TandemClient, model: string, env: string, json: boolean | undefined) => {
+    let printed = 0;
+    const handle = client.releaseHandle(model, env);
+    const onChange = (s: ReleaseStatus) => {
+      if (json) return;
+      for (const line of newHistoryLines(s, printed)) out(line);
+      printed = s.history.length;
+    };
+    try {
+      const final = await client.wait(handle, onChange);
+      out(json ? JSON.stringify(final) : `\n${statusText(final)}`);
+    } catch (err) {
+      if (err instanceof ReleaseFailedError && err.status) out(json ? JSON.stringify(err.status) : `\n${statusText(err.status as ReleaseStatus)}`);
+      throw err;
+    }
+  };
+
+  const release = program.command('release').description('start, steer and follow releases');
+
+  release
+    .command('start <model> <tag>')
+    .description('release a Git tag of a model; with --wait, follow it and exit with its outcome (for CI)')
+    .addOption(envOption())
+    .option('--repo <url>', 'Git URL or path of the model repository (default: models.<model>.repo in the configuration)')
+    .option('--wait', 'stream progress and exit 0 when promoted, 1 when rolled back or failed')
+    .addOption(byOption())
+    .addOption(jsonOption())
+    .action(async (model: string, tag: string, options: CommandOptions) => {
+      const config = optionalConfig(program.opts().config);
+      const repoUrl = options.repo ?? config?.models[model]?.repo;
+      if (!repoUrl) throw new BadInputError(`no repository for ${model}: pass --repo URL or add models.${model}.repo to tandem.config.yaml`);
+      await withClient(options, model, async (client, env) => {
+        const handle = await client.start({ model, tag, environment: env, repoUrl, requestedBy: actor(options.by) });
+        if (!options.json || !options.wait) {
+          out(options.json ? JSON.stringify({ workflowId: handle.workflowId, model, tag, environment: env }) : `started ${model} ${tag} → ${env} (workflow ${handle.workflowId})`);
+        }
+        if (options.wait) await follow(client, model, env, options.json);
+      });
+    });
+
+  const actions: { name: OperatorActionName; text?: 'comment' | 'reason'; help: string }[] = [
+    { name: 'approve', text: 'comment', help: 'pass the approval gate the release is waiting at' },
+    { name: 'abort', text: 'reason', help: 'stop the release and roll back to the previous stable version' },
+    { name: 'pause', help: 'hold the rollout before its next step' },
+    { name: 'resume', help: 'continue a paused release, or end a pause step' },
+    { name: 'promote', text: 'comment', help: 'skip the remaining rollout steps and promote now' },
+  ];
+  for (const action of actions) {
+    const cmd = release.command(`${action.name} <model>`).description(action.help).addOption(envOption()).addOption(byOption()).addOption(jsonOption());
+    if (action.text) cmd.option(`--${action.text} <text>`, action.text === 'reason' ? 'why (recorded in the release)' : 'recorded with the action');
+    cmd.action(async (model: string, options: CommandOptions) => {
+      await withClient(options, model, async (client, env) => {
+        const text = action.text === 'reason' ? options.reason : options.comment;
+        const accepted = await client.act(model, env, action.name, { who: actor(options.by), text });
+        out(options.json ? JSON.stringify(accepted) : `${action.name} accepted for ${model} in ${env} (by ${accepted.who})`);
+      });
+    });
+  }
+
+  release
+    .command('status <model>')
+    .description('stage, traffic, steps, checks and operator actions of the latest release')
+    .addOption(envOption())
+    .addOption(jsonOption())
+    .action(async (model: string, options: CommandOptions) => {
+      await withClient(options, model, async (client, env) => {
+        const status = await client.status(model, env);
+        out(options.json ? JSON.stringify(status) : statusText(status));
+      });
+    });
+
+  release
+    .command('watch <model>')
+    .description('follow the latest release until it ends; exit code as for start --wait')
+    .addOption(envOption())
+    .addOption(jsonOption())
+    .action(async (model: string, options: CommandOptions) => {
+      await withClient(options, model, (client, env) => follow(client, model, env, options.json));
+    });
+
+  program
+    .command('versions <model>')
+    .description('running versions with traffic share, role, commit, image digest and the release that deployed them')
+    .addOption(envOption())
+    .addOption(jsonOption())
+    .action(async (model: string, options: CommandOptions) => {
+      await withClient(options, model, async (client, env) => {
+        const state = await client.versions(model, env);
+        out(options.json ? JSON.stringify(state) : versionsTable(state));
+      });
+    });
+
+  program
+    .command('rollback <model>')
+    .description('switch all traffic to a version that is still running (instant: no redeploy)')
+    .addOption(envOption())
+    .option('--to <version>', 'running version to switch to (default: the most recent warm version)')
+    .option('--reason <text>', 'why (recorded)')
+    .addOption(byOption())
+    .addOption(jsonOption())
+    .action(async (model: string, options: CommandOptions) => {
+      await withClient(options, model, async (client, env) => {
+        const result = await client.rollback({ model, environment: env, to: options.to, requestedBy: actor(options.by), reason: options.reason });
+        out(options.json ? JSON.stringify(result) : `${model} in ${env}: ${result.from ?? 'nothing'} → ${result.to} (${weights(result.weights)})`);
+      });
+    });
+
+  program
+    .command('history <model>')
+    .description('past releases of a model and their outcomes, newest first')
+    .addOption(envOption())
+    .option('--limit <n>', 'how many', '20')
+    .addOption(jsonOption())
+    .action(async (model: string, options: CommandOptions) => {
+      await withClient(options, model, async (client, env) => {
+        const entries = await client.history(model, env, Number(options.limit));
+        out(options.json ? JSON.stringify(entries) : historyTable(entries));
+      });
+    });
+
+  program
+    .command('worker')
+    .description('run a worker for the environments in the configuration')
+    .action(async () => {
+      const { loadConfig } = await import('../config/load');
+      const { runWorker } = await import('../worker');
+      await runWorker(loadConfig(program.opts().config));
+    });
+
+  program
+    .command('gateway')
+    .description('run the traffic gateway for Docker environments')
+    .option('--port <port>', 'port for model traffic', '7070')
+    .option('--admin-port <port>', 'port for the admin API and metrics (default: same as --port)')
+    .option('--state-dir <dir>', 'where routes are persisted', `${process.env.HOME}/.cache/tandem/gateway`)
+    .action(async (options: { port: string; adminPort?: string; stateDir: string }) => {
+      const { runGateway } = await import('../gateway/main');
+      await runGateway({ port: Number(options.port), adminPort: options.adminPort ? Number(options.adminPort) : undefined, stateDir: options.stateDir });
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of tandem.yaml (for editors)')
+    .action(async () => {
+      const { specJsonSchema } = await import('../spec/json-schema');
+      out(JSON.stringify(specJsonSchema(), null, 2));
+    });
+
+  return program;
+}

@@ -1,0 +1,62 @@
+/**
+ * Builds the real clients of each configured environment: its target, traffic router, analyzer
+ * and image builder, chosen by configuration. Refuses (ConfigError) an environment whose backend
+ * this build of tandem does not implement, rather than serving it with anything fake.
+ */
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { BuildService } from './activities';
+import { DockerTarget } from './activities/docker/target';
+import { createGatewayAnalyzer } from './activities/health/analysis';
+import { createImageActivities } from './activities/image';
+import type { Environment } from './activities/target';
+import { GatewayRouter } from './activities/traffic/gateway-router';
+import { ConfigError } from './config/load';
+import type { Config, EnvironmentConfig } from './config/schema';
+
+export function buildEnvironments(config: Config, cacheDir: string): Record<string, Environment & { builder: BuildService }> {
+  const result: Record<string, Environment & { builder: BuildService }> = {};
+  for (const [name, env] of Object.entries(config.environments)) result[name] = buildEnvironment(name, env, cacheDir);
+  return result;
+}
+
+function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string): Environment & { builder: BuildService } {
+  if (env.target.kind !== 'docker') {
+    throw new ConfigError(
+      `environments.${name}.target.kind: "${env.target.kind}" is not available in this version of tandem (available: docker); this worker will not serve ${name}`,
+    );
+  }
+  if (env.traffic.router !== 'gateway') {
+    throw new ConfigError(`environments.${name}.traffic.router: "${env.traffic.router}" needs the kubernetes target; Docker environments use router: gateway`);
+  }
+  const docker = dockerClient(env.target.host);
+  const registryAuth = registryCredentials(env.registry);
+  const builder = createImageActivities({
+    docker,
+    registry: env.registry,
+    buildArgs: env.build.buildArgs,
+    workDir: join(cacheDir, 'build', name),
+  });
+  return {
+    target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
+    router: new GatewayRouter(env.traffic.url),
+    analyzer: createGatewayAnalyzer(env.traffic.url),
+    builder,
+  };
+}
+
+function dockerClient(host: string | undefined): Docker {
+  if (!host) return new Docker();
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' });
+}
+
+function registryCredentials(registry: EnvironmentConfig['registry']) {
+  if (!registry.username) return undefined;
+  const password = registry.passwordEnv ? process.env[registry.passwordEnv] : undefined;
+  if (registry.passwordEnv && password === undefined) {
+    throw new ConfigError(`registry password: environment variable ${registry.passwordEnv} (named by registry.passwordEnv) is not set`);
+  }
+  return { username: registry.username, password: password ?? '', serveraddress: registry.url };
+}

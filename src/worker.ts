@@ -1,0 +1,50 @@
+/**
+ * The tandem worker: connects to Temporal, builds the real clients for every configured
+ * environment (and refuses to start for one it cannot serve), and runs the workflows with the
+ * activities wired to them. Only this file creates real clients; activities receive them.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import type { Config } from './config/schema';
+import { buildEnvironments } from './environments';
+
+export interface WorkerHandle {
+  worker: Worker;
+  /** resolves when the worker has stopped */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a worker for the configuration; throws ConfigError for an environment it cannot serve. */
+export async function startWorker(config: Config, options: { cacheDir?: string; namespace?: string; address?: string } = {}): Promise<WorkerHandle> {
+  const cacheDir = options.cacheDir ?? process.env.TANDEM_CACHE ?? join(homedir(), '.cache', 'tandem', 'worker');
+  const environments = buildEnvironments(config, cacheDir);
+  const connection = await NativeConnection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: config.taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git') }),
+  });
+  const done = worker.run().finally(() => connection.close());
+  return {
+    worker,
+    done,
+    async stop() {
+      worker.shutdown();
+      await done;
+    },
+  };
+}
+
+/** `tandem worker`: runs until SIGINT or SIGTERM (the SDK shuts down gracefully on both). */
+export async function runWorker(config: Config & { path?: string }): Promise<void> {
+  const handle = await startWorker(config);
+  process.stdout.write(
+    `tandem worker: task queue "${config.taskQueue}", environments ${Object.keys(config.environments).join(', ')}${config.path ? ` (${config.path})` : ''}\n`,
+  );
+  await handle.done;
+}

@@ -1,0 +1,74 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseSpec, SpecError } from '../../src/spec/parse';
+import { specJsonSchema } from '../../src/spec/json-schema';
+import { parseConfig, ConfigError } from '../../src/config/load';
+
+const ROOT = join(__dirname, '..', '..');
+
+describe('tandem.yaml', () => {
+  it('applies defaults', () => {
+    const spec = parseSpec('port: 8080\n');
+    assert.equal(spec.replicas, 1);
+    assert.equal(spec.health.path, '/healthz');
+    assert.deepEqual(spec.rollout, { strategy: 'direct' });
+    assert.equal(spec.retention.keepPrevious, 1);
+  });
+
+  it('names every bad field', () => {
+    assert.throws(
+      () => parseSpec('port: 0\nhealth: { path: healthz }\nrollout: { strategy: canary, steps: [{ pause: { duration: soon } }] }\nunknown: 1\n'),
+      (err: Error) => {
+        assert.ok(err instanceof SpecError);
+        assert.match(err.message, /port: /);
+        assert.match(err.message, /health\.path: must start with "\/"/);
+        assert.match(err.message, /rollout\.steps\[0\]/);
+        assert.match(err.message, /unknown/);
+        return true;
+      },
+    );
+  });
+
+  it('rejects an unknown strategy', () => {
+    assert.throws(() => parseSpec('port: 8080\nrollout: { strategy: yolo }\n'), /rollout\.strategy/);
+  });
+
+  it('the published JSON Schema is generated from the same schema (run `npm run schema` after changing it)', () => {
+    const published = JSON.parse(readFileSync(join(ROOT, 'schema', 'tandem.schema.json'), 'utf8'));
+    assert.deepEqual(published, JSON.parse(JSON.stringify(specJsonSchema())));
+  });
+
+  it('the example model spec is valid', () => {
+    const spec = parseSpec(readFileSync(join(ROOT, 'examples', 'fraud-detector', 'tandem.yaml'), 'utf8'));
+    assert.equal(spec.rollout.strategy, 'canary');
+  });
+});
+
+describe('tandem.config.yaml', () => {
+  const good = `
+environments:
+  local:
+    target: { kind: docker }
+    registry: { url: 127.0.0.1:5000, insecure: true }
+    traffic: { router: gateway, url: http://127.0.0.1:7070 }
+models:
+  fraud-detector: { repo: /srv/models/fraud-detector, environment: local }
+`;
+  it('accepts a valid configuration with defaults', () => {
+    const config = parseConfig(good);
+    assert.equal(config.taskQueue, 'tandem');
+    assert.equal(config.environments.local!.target.kind, 'docker');
+  });
+
+  it('names the key that is wrong', () => {
+    assert.throws(() => parseConfig(good.replace('environment: local', 'environment: prod')), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /models\.fraud-detector\.environment: names environment "prod"/);
+      return true;
+    });
+    assert.throws(() => parseConfig(good.replace('kind: docker', 'kind: nomad')), /environments\.local\.target\.kind/);
+    assert.throws(() => parseConfig('environments: [1'), /not valid YAML/);
+  });
+});
