@@ -1,0 +1,298 @@
+/**
+ * The tandem gateway against real HTTP: local servers stand for versions (the gateway's job is
+ * HTTP routing), plus one real container on the Docker engine to prove endpoint discovery from
+ * labels. Needs the engine and tandem/node-base:20 from scripts/docker-up.sh.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Docker from 'dockerode';
+import { ApplicationFailure } from '@temporalio/common';
+import { DockerTarget } from '../../src/activities/docker/target';
+import { GatewayRouter } from '../../src/activities/traffic/gateway-router';
+import { type Gateway, startGateway } from '../../src/gateway';
+
+const docker = new Docker();
+const RUN = Date.now().toString(36);
+const ECHO_IMAGE = 'tandem-test/echo:1';
+
+/** A local HTTP server standing for one replica of a version: answers its name, `/slow?ms=` waits, `/fail` answers 500. */
+async function versionServer(version: string, replica = 0): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const answer = (status: number): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ version, replica, path: url.pathname }));
+    };
+    if (url.pathname === '/slow') setTimeout(() => answer(200), Number(url.searchParams.get('ms') ?? 500));
+    else answer(url.pathname === '/fail' ? 500 : 200);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
+  };
+}
+
+async function admin(gateway: Gateway, method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${gateway.adminUrl}/_tandem/${route}`, {
+    method,
+    headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/** Sends `count` requests, `parallel` at a time; returns the versions that served them. */
+async function servedBy(url: string, count: number, headers: Record<string, string> = {}, parallel = 20): Promise<string[]> {
+  const served: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < count) {
+        next++;
+        const response = await fetch(url, { headers });
+        await response.arrayBuffer();
+        served.push(`${response.status}:${response.headers.get('x-served-by-version')}`);
+      }
+    }),
+  );
+  return served;
+}
+
+function share(served: string[], version: string): number {
+  return (100 * served.filter((s) => s === `200:${version}`).length) / served.length;
+}
+
+describe('tandem gateway', () => {
+  const model = `gw-${RUN}`;
+  let stateDir: string;
+  let gateway: Gateway;
+  const servers: Array<{ url: string; close: () => Promise<void> }> = [];
+
+  before(async () => {
+    stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
+    gateway = await startGateway({ port: 0, adminPort: 0, stateDir, docker, log: () => undefined });
+    for (const [version, replicas] of [['v1', 2], ['v2', 1], ['v3', 1]] as const) {
+      const urls: string[] = [];
+      for (let i = 0; i < replicas; i++) {
+        const server = await versionServer(version, i);
+        servers.push(server);
+        urls.push(server.url);
+      }
+      const put = await admin(gateway, 'PUT', `models/${model}/versions/${version}/endpoints`, { urls });
+      assert.equal(put.status, 200);
+    }
+  });
+
+  after(async () => {
+    await gateway?.close();
+    await Promise.all(servers.map((s) => s.close()));
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('splits 10/90 and 50/50 by weight within ±7 points over 600 requests', async () => {
+    // 600 requests: the standard deviation of a 50% share is 2.0 points, of a 10% share 1.2 points,
+    // so ±7 points is more than 3.4 standard deviations (a false failure about once in 1,500 runs).
+    const put = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 10, v2: 90 }, pinned: [] });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    let served = await servedBy(`${gateway.url}/${model}/predict`, 600);
+    assert.equal(served.filter((s) => !s.startsWith('200:')).length, 0, 'every request answered 200');
+    assert.ok(Math.abs(share(served, 'v1') - 10) <= 7, `v1 got ${share(served, 'v1')}%`);
+    assert.ok(Math.abs(share(served, 'v2') - 90) <= 7, `v2 got ${share(served, 'v2')}%`);
+
+    await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 50, v2: 50 }, pinned: [] });
+    served = await servedBy(`${gateway.url}/${model}/predict`, 600);
+    assert.ok(Math.abs(share(served, 'v1') - 50) <= 7, `v1 got ${share(served, 'v1')}%`);
+    assert.ok(Math.abs(share(served, 'v2') - 50) <= 7, `v2 got ${share(served, 'v2')}%`);
+  });
+
+  it('strips the model prefix and uses every replica of a version in turn', async () => {
+    await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, pinned: [] });
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${gateway.url}/${model}/predict?x=1`);
+      const body = (await response.json()) as { version: string; replica: number; path: string };
+      assert.equal(body.path, '/predict');
+      seen.add(`${body.version}/${body.replica}`);
+    }
+    assert.deepEqual(seen, new Set(['v1/0', 'v1/1']));
+    const state = await admin(gateway, 'GET', 'models');
+    assert.equal(state.json.models[model].endpoints.v1.length, 2);
+  });
+
+  it('routes pinned requests to each pinned version and answers 404 to any other pin', async () => {
+    await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, pinned: ['v1', 'v2', 'v3'], stable: 'v1' });
+    for (const version of ['v1', 'v2', 'v3']) {
+      const served = await servedBy(`${gateway.url}/${model}/predict`, 10, { 'X-Model-Version': version }, 2);
+      assert.deepEqual(new Set(served), new Set([`200:${version}`]));
+    }
+    const unknown = await fetch(`${gateway.url}/${model}/predict`, { headers: { 'X-Model-Version': 'v9.9.9' } });
+    assert.equal(unknown.status, 404);
+    const body = (await unknown.json()) as { error: string };
+    assert.match(body.error, /no pinned version "v9.9.9"/);
+    assert.match(body.error, /v1, v2, v3/);
+
+    const noRoutes = await fetch(`${gateway.url}/nobody-${RUN}/predict`);
+    assert.equal(noRoutes.status, 404);
+  });
+
+  it('refuses bad traffic with 400 naming the field, through the admin API and GatewayRouter', async () => {
+    const sum = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 50, v2: 40 }, pinned: [] });
+    assert.equal(sum.status, 400);
+    assert.match(sum.json.error, /^weights: must sum to 100 \(got 90\)/);
+    const missing = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 50, 'v7.0.0': 50 }, pinned: ['v8'] });
+    assert.equal(missing.status, 400);
+    assert.match(missing.json.error, /weights\.v7\.0\.0: .* has no running replica/);
+    assert.match(missing.json.error, /pinned\.0: .*v8 has no running replica/);
+
+    const router = new GatewayRouter(gateway.adminUrl);
+    await router.setState(model, { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2' });
+    assert.deepEqual(await router.getState(model), { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2' });
+    await assert.rejects(router.setState(model, { weights: { v2: 99 }, pinned: [] }), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.type, 'InvalidTraffic');
+      assert.equal(error.nonRetryable, true);
+      assert.match(error.message, /weights: must sum to 100/);
+      return true;
+    });
+    const unreachable = new GatewayRouter('http://127.0.0.1:1');
+    await assert.rejects(unreachable.getState(model), (error: unknown) => {
+      assert.ok(!(error instanceof ApplicationFailure), 'unreachable is retryable');
+      assert.match((error as Error).message, /unreachable/);
+      return true;
+    });
+    const other = `gw-removed-${RUN}`;
+    await router.remove(other); // a model without routes is fine
+    assert.deepEqual(await router.getState(other), { weights: {}, pinned: [] });
+  });
+
+  it('drops no in-flight request when the routes switch', async () => {
+    await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, pinned: [] });
+    const inFlight = Array.from({ length: 30 }, () =>
+      fetch(`${gateway.url}/${model}/slow?ms=800`).then(async (r) => ({ status: r.status, version: ((await r.json()) as { version: string }).version })),
+    );
+    await sleep(200);
+    const switched = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v2: 100 }, pinned: [] });
+    assert.equal(switched.status, 200);
+    const after = await servedBy(`${gateway.url}/${model}/predict`, 20);
+    assert.deepEqual(new Set(after), new Set(['200:v2']), 'new requests follow the new routes');
+    const results = await Promise.all(inFlight);
+    assert.deepEqual(
+      results.map((r) => `${r.status}:${r.version}`),
+      Array(30).fill('200:v1'),
+      'requests sent before the switch finish on the old version',
+    );
+  });
+
+  it('counts requests, latency and errors in its metrics', async () => {
+    await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v3: 100 }, pinned: [] });
+    const read = async (): Promise<string> => (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    const value = (text: string, series: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    const ok = `tandem_gateway_requests_total{model="${model}",version="v3",code="200"}`;
+    const failed = `tandem_gateway_requests_total{model="${model}",version="v3",code="500"}`;
+    const upstreamErrors = `tandem_gateway_errors_total{model="${model}",version="v3",kind="upstream_5xx"}`;
+    const count = `tandem_gateway_request_duration_seconds_count{model="${model}",version="v3"}`;
+    const before = await read();
+    await servedBy(`${gateway.url}/${model}/predict`, 25);
+    await servedBy(`${gateway.url}/${model}/fail`, 5);
+    await sleep(50);
+    const afterText = await read();
+    assert.equal(value(afterText, ok) - value(before, ok), 25);
+    assert.equal(value(afterText, failed) - value(before, failed), 5);
+    assert.equal(value(afterText, upstreamErrors) - value(before, upstreamErrors), 5);
+    assert.equal(value(afterText, count) - value(before, count), 30);
+    assert.match(afterText, new RegExp(`tandem_gateway_route_weight\\{model="${model}",version="v3"\\} 100`));
+  });
+
+  it('answers 502 JSON when a version does not answer, and counts it as a proxy error', async () => {
+    const dead = await versionServer('v4');
+    await dead.close();
+    await admin(gateway, 'PUT', `models/${model}/versions/v4/endpoints`, { urls: [dead.url] });
+    await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v4: 100 }, pinned: [] });
+    const response = await fetch(`${gateway.url}/${model}/predict`);
+    assert.equal(response.status, 502);
+    assert.match(((await response.json()) as { error: string }).error, /v4 at http:\/\/127\.0\.0\.1:\d+ did not answer/);
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`tandem_gateway_errors_total\\{model="${model}",version="v4",kind="proxy"\\} 1`));
+    await admin(gateway, 'DELETE', `models/${model}/versions/v4/endpoints`);
+  });
+
+  it('restores its routes from the state file after a restart', async () => {
+    await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 30, v3: 70 }, pinned: ['v2'], stable: 'v3' });
+    await gateway.close();
+    gateway = await startGateway({ port: 0, adminPort: 0, stateDir, docker, log: () => undefined });
+    const state = await admin(gateway, 'GET', `models/${model}/traffic`);
+    assert.deepEqual(state.json, { weights: { v1: 30, v3: 70 }, pinned: ['v2'], stable: 'v3' });
+    const pinned = await fetch(`${gateway.url}/${model}/predict`, { headers: { 'X-Model-Version': 'v2' } });
+    assert.equal(pinned.headers.get('x-served-by-version'), 'v2');
+    const served = await servedBy(`${gateway.url}/${model}/predict`, 50);
+    assert.ok(served.every((s) => s === '200:v1' || s === '200:v3'), served.join(' '));
+
+    const removed = await admin(gateway, 'DELETE', `models/${model}/traffic`);
+    assert.equal(removed.status, 204);
+    assert.equal((await fetch(`${gateway.url}/${model}/predict`)).status, 404);
+  });
+});
+
+describe('tandem gateway with the Docker engine', () => {
+  const model = `gwd-${RUN}`;
+  const target = new DockerTarget(docker, { network: 'tandem-test' });
+  let stateDir: string;
+  let gateway: Gateway;
+
+  before(async () => {
+    buildEchoImage();
+    stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
+    // The admin API and /metrics on the proxy port, as `tandem gateway` runs by default.
+    gateway = await startGateway({ port: 0, stateDir, docker, log: () => undefined });
+  });
+
+  after(async () => {
+    await gateway?.close();
+    await target.remove(model, 'v1.0.0');
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('finds replica endpoints from container labels and follows them as containers come and go', async () => {
+    const spec = { port: 8080, replicas: 2, resources: {}, health: { path: '/healthz', timeout: '5s' } };
+    await target.apply({ model, version: 'v1.0.0', commit: 'c0ffee', image: ECHO_IMAGE, digest: '', releaseId: 'test', spec });
+    await target.waitReady(model, 'v1.0.0', 30_000, () => undefined);
+
+    const put = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'] });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    const listing = await admin(gateway, 'GET', 'models');
+    assert.equal(listing.json.models[model].endpoints['v1.0.0'].length, 2);
+    const response = await fetch(`${gateway.url}/${model}/predict`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('x-served-by-version'), 'v1.0.0');
+    assert.equal(((await response.json()) as { version: string }).version, 'v1.0.0');
+
+    await target.scale(model, 'v1.0.0', 0);
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 503; i++) {
+      await sleep(250);
+      status = (await fetch(`${gateway.url}/${model}/predict`)).status;
+    }
+    assert.equal(status, 503, 'routes to a stopped version answer 503 once the engine reports it');
+  });
+});
+
+/** A tiny image whose server answers its version (TANDEM_VERSION, set by the target) as JSON. */
+function buildEchoImage(): void {
+  const server =
+    "require('http').createServer((q,s)=>{s.setHeader('content-type','application/json');" +
+    "s.end(JSON.stringify({version:process.env.TANDEM_VERSION,path:q.url}))}).listen(Number(process.env.PORT||8080))";
+  const dockerfile = `FROM tandem/node-base:20\nCMD ["node", "-e", ${JSON.stringify(server)}]\n`;
+  execFileSync('docker', ['build', '-q', '-t', ECHO_IMAGE, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
+}
