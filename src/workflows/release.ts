@@ -10,7 +10,6 @@ import {
   condition,
   isCancellation,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
   setCurrentDetails,

@@ -2,7 +2,7 @@
  * The release workflow on the real Temporal dev server, with activity doubles.
  * Given a world (what runs, what traffic), when a release runs, then check traffic, calls and status.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TandemClient } from '../../src/client';
 import { RefusedError, ReleaseFailedError } from '../../src/client';
