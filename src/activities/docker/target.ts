@@ -10,6 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import { FailureType } from '../../errors';
+import { fetchText } from '../health/http';
 import { describeNetworkError } from '../health/verify';
 import type { DeployedVersion, RunningVersion } from '../types';
 import type { ProgressFn, Target, VersionWorkload } from '../target';
@@ -452,8 +453,7 @@ export class DockerTarget implements Target {
     const path = replica.labels[Label.healthPath] ?? '/healthz';
     const url = `http://127.0.0.1:${replica.hostPort}${path}`;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(this.probeTimeoutMs) });
-      await response.body?.cancel();
+      const { response } = await fetchText(url, this.probeTimeoutMs);
       if (response.ok) return { ok: true, detail: `${replica.name}: GET ${path} → ${response.status}` };
       return { ok: false, detail: `${replica.name}: GET ${path} → status ${response.status}` };
     } catch (error) {

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricName } from '../../gateway/metrics';
 import type { Analyzer } from '../target';
 import type { AnalysisInput, AnalysisResult } from '../types';
+import { fetchText } from './http';
 import { parsePrometheusText, type Sample } from './prometheus-text';
 
 const REQUESTS = MetricName.requests;
@@ -80,9 +81,9 @@ export class GatewayAnalyzer implements Analyzer {
 export async function readSnapshot(metricsUrl: string, model: string, version: string, signal?: AbortSignal): Promise<TrafficSnapshot> {
   let text: string;
   try {
-    const timeout = AbortSignal.timeout(10_000);
-    const response = await fetch(metricsUrl, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-    text = await response.text();
+    const read = await fetchText(metricsUrl, 10_000, {}, signal);
+    const response = read.response;
+    text = read.text;
     if (!response.ok) throw new Error(`answered ${response.status}: ${text.slice(0, 200)}`);
   } catch (error) {
     signal?.throwIfAborted();

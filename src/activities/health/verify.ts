@@ -4,6 +4,7 @@
  * running it twice is harmless.
  */
 import { durationMs } from '../../spec/duration';
+import { fetchText } from './http';
 import type { SmokeTest, Spec } from '../../spec/schema';
 import type { CheckResult, VerifyResult } from '../types';
 
@@ -38,8 +39,7 @@ export async function verifyVersion(endpoint: string, spec: Spec): Promise<Verif
 async function checkHealth(base: string, path: string, timeoutMs: number): Promise<CheckResult> {
   const check = 'health';
   try {
-    const response = await fetch(base + path, { signal: AbortSignal.timeout(timeoutMs) });
-    const body = await response.text();
+    const { response, text: body } = await fetchText(base + path, timeoutMs);
     if (response.ok) return { check, ok: true, observed: `status ${response.status}` };
     return { check, ok: false, observed: `status ${response.status}${quote(body)}` };
   } catch (error) {
@@ -53,13 +53,11 @@ async function checkSmoke(base: string, smoke: SmokeTest): Promise<CheckResult> 
   let response: Response;
   let text: string;
   try {
-    response = await fetch(base + request.path, {
+    ({ response, text } = await fetchText(base + request.path, SMOKE_TIMEOUT_MS, {
       method: request.method,
       headers: request.body === undefined ? undefined : { 'content-type': 'application/json' },
       body: request.body === undefined || request.method === 'GET' ? undefined : JSON.stringify(request.body),
-      signal: AbortSignal.timeout(SMOKE_TIMEOUT_MS),
-    });
-    text = await response.text();
+    }));
   } catch (error) {
     return { check, ok: false, observed: describeNetworkError(error, SMOKE_TIMEOUT_MS) };
   }

@@ -4,6 +4,7 @@
  * in-flight requests are never dropped.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { fetchText } from '../health/http';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
 
@@ -45,18 +46,17 @@ export class GatewayRouter implements TrafficRouter {
   private async call(method: 'GET' | 'PUT' | 'DELETE', model: string, body?: unknown): Promise<unknown> {
     const url = `${this.base}/_tandem/models/${encodeURIComponent(model)}/traffic`;
     let response: Response;
+    let text: string;
     try {
-      response = await fetch(url, {
+      ({ response, text } = await fetchText(url, this.timeoutMs, {
         method,
         headers: body === undefined ? undefined : { 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      }));
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       throw new Error(`tandem gateway at ${this.base} is unreachable (${cause}); is \`tandem gateway\` running?`);
     }
-    const text = await response.text();
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;

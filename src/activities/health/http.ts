@@ -1,0 +1,25 @@
+/**
+ * fetch() with a deadline that keeps the process alive while it waits. AbortSignal.timeout()'s
+ * timer is unref'd: a probe against a socket that accepted but never answers (a container whose
+ * published port is up before its server) can then leave a process with nothing else to do
+ * waiting forever without exiting or failing. The timer here is an ordinary one.
+ */
+
+/**
+ * fetch(url, init) and the whole body as text, aborted after `timeoutMs` (a TimeoutError) or when
+ * `signal` aborts. Throws what fetch throws.
+ */
+export async function fetchText(url: string, timeoutMs: number, init: RequestInit = {}, signal?: AbortSignal): Promise<{ response: Response; text: string }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  const onAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  try {
+    const response = await fetch(url, { ...init, signal: controller.signal });
+    return { response, text: await response.text() };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Health verification and traffic analysis against real running versions of the example model
+ * (built from scripts/example-repo.ts on tandem/node-base:20, run by DockerTarget) and a real
+ * tandem gateway in front of them.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, execSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Docker from 'dockerode';
+import { createExampleRepo } from '../../scripts/example-repo';
+import { DockerTarget } from '../../src/activities/docker/target';
+import { analyzeFromGateway, createGatewayAnalyzer } from '../../src/activities/health/analysis';
+import { verifyVersion } from '../../src/activities/health/verify';
+import { type Gateway, startGateway } from '../../src/gateway';
+import { parseSpec } from '../../src/spec/parse';
+import type { Spec } from '../../src/spec/schema';
+
+const docker = new Docker();
+const RUN = Date.now().toString(36);
+const MODEL = `hc-${RUN}`;
+const IMAGE = (version: string): string => `tandem-test/fraud-detector:${version}`;
+const VERSIONS = ['v1.0.0', 'v1.2.0'] as const;
+
+describe('health verification and analysis of real versions', () => {
+  const target = new DockerTarget(docker, { network: 'tandem-test', pollIntervalMs: 200 });
+  const specs: Record<string, Spec> = {};
+  const endpoints: Record<string, string> = {};
+  let tmp: string;
+  let gateway: Gateway;
+
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'tandem-health-'));
+    const repo = await createExampleRepo(path.join(tmp, 'fraud-detector'));
+    for (const tag of [...VERSIONS, 'v1.1.0']) {
+      specs[tag] = parseSpec(execFileSync('git', ['-C', repo.path, 'show', `${tag}:tandem.yaml`], { encoding: 'utf8' }));
+    }
+    for (const tag of VERSIONS) {
+      execSync(
+        `git -C ${repo.path} archive ${tag} | docker build -q -t ${IMAGE(tag)} --build-arg BASE_IMAGE=tandem/node-base:20 --build-arg TANDEM_VERSION=${tag} -`,
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      const spec = { ...specs[tag]!, replicas: 1 };
+      await target.apply({ model: MODEL, version: tag, commit: tag, image: IMAGE(tag), digest: '', releaseId: 'test', spec });
+    }
+    for (const tag of VERSIONS) {
+      await target.waitReady(MODEL, tag, 60_000, () => undefined);
+      endpoints[tag] = await target.endpoint(MODEL, tag);
+    }
+    gateway = await startGateway({ port: 0, stateDir: path.join(tmp, 'gateway'), docker, log: () => undefined });
+  });
+
+  after(async () => {
+    await gateway?.close();
+    for (const tag of VERSIONS) await target.remove(MODEL, tag);
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('passes every check of a good version', async () => {
+    const result = await verifyVersion(endpoints['v1.0.0']!, specs['v1.0.0']!);
+    assert.deepEqual(
+      result.checks.map((c) => [c.check, c.ok]),
+      [
+        ['health', true],
+        ['smoke: small domestic purchase is ok', true],
+        ['smoke: large risky purchase on a new device is fraud', true],
+      ],
+    );
+    assert.equal(result.checks[0]!.observed, 'status 200');
+    assert.match(result.checks[1]!.observed, /^score=0\.005\d*, label=ok$/);
+  });
+
+  it('fails the smoke tests of a version whose /predict answers 500, observing the status', async () => {
+    const result = await verifyVersion(endpoints['v1.2.0']!, specs['v1.2.0']!);
+    assert.equal(result.checks[0]!.ok, true, 'its health endpoint is fine');
+    const smoke = result.checks.slice(1);
+    assert.equal(smoke.length, 2);
+    for (const check of smoke) {
+      assert.equal(check.ok, false);
+      assert.match(check.observed, /^status 500 \(expected 200\)/);
+    }
+  });
+
+  it('reports a numeric answer outside the tolerance with the expected value', async () => {
+    // v1.0.0 against v1.1.0's expectations: the retrained model answers differently.
+    const result = await verifyVersion(endpoints['v1.0.0']!, specs['v1.1.0']!);
+    assert.equal(result.checks[1]!.ok, false);
+    assert.equal(result.checks[1]!.observed, 'score=0.005117 (expected 0.009565 ± 0.001000), label=ok');
+  });
+
+  it('turns a network error into a failed check', async () => {
+    const result = await verifyVersion('http://127.0.0.1:1', specs['v1.0.0']!);
+    assert.deepEqual(result.checks[0], { check: 'health', ok: false, observed: 'connection refused' });
+    assert.ok(result.checks.slice(1).every((c) => !c.ok && /not sent/.test(c.observed)));
+  });
+
+  it('judges each version from the gateway metrics of a window with traffic', async () => {
+    const admin = `${gateway.adminUrl}/_tandem/models/${MODEL}/traffic`;
+    const put = await fetch(admin, { method: 'PUT', body: JSON.stringify({ weights: { 'v1.0.0': 50, 'v1.2.0': 50 }, pinned: [] }) });
+    assert.equal(put.status, 200, await put.text());
+
+    let sending = true;
+    const traffic = (async () => {
+      let sent = 0;
+      while (sending) {
+        const response = await fetch(`${gateway.url}/${MODEL}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ amount: 40, country_risk: 0.1, velocity: 1, new_device: 0 }),
+        });
+        await response.arrayBuffer();
+        sent++;
+        await sleep(10);
+      }
+      return sent;
+    })();
+
+    const rule = { maxErrorRate: 0.05, maxP95LatencyMs: 2000, minRequests: 10 };
+    const heartbeats: unknown[] = [];
+    const metricsUrl = `${gateway.adminUrl}/metrics`;
+    const [good, bad, starved] = await Promise.all([
+      analyzeFromGateway(metricsUrl, MODEL, 'v1.0.0', rule, 2500, { heartbeat: (d) => heartbeats.push(d), heartbeatEveryMs: 500 }),
+      createGatewayAnalyzer(gateway.adminUrl).analyze(
+        { model: MODEL, environment: 'test', version: 'v1.2.0', rule, windowMs: 2500 },
+        () => undefined,
+        new AbortController().signal,
+      ),
+      analyzeFromGateway(metricsUrl, MODEL, 'v1.0.0', { ...rule, minRequests: 100_000 }, 1000),
+    ]);
+    sending = false;
+    const sent = await traffic;
+    assert.ok(sent >= 40, `sent ${sent} requests`);
+
+    assert.equal(good.outcome, 'pass', good.detail);
+    assert.ok(good.requests >= 10, good.detail);
+    assert.equal(good.errorRate, 0);
+    assert.ok(good.p95LatencyMs !== undefined && good.p95LatencyMs < 2000, good.detail);
+    assert.ok(heartbeats.length >= 3, `heartbeats: ${heartbeats.length}`);
+
+    assert.equal(bad.outcome, 'fail', bad.detail);
+    assert.equal(bad.errorRate, 1);
+    assert.match(bad.detail, /error rate 100\.0% above 5\.0%/);
+
+    assert.equal(starved.outcome, 'inconclusive', starved.detail);
+    assert.match(starved.detail, /fewer than the 100000 needed/);
+  });
+
+  it('stops waiting when the signal aborts', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(new Error('release aborted')), 200);
+    await assert.rejects(
+      analyzeFromGateway(`${gateway.adminUrl}/metrics`, MODEL, 'v1.0.0', { maxErrorRate: 0.05, minRequests: 1 }, 60_000, { signal: controller.signal }),
+      /release aborted/,
+    );
+    assert.ok(Date.now() - started < 5000);
+  });
+});
