@@ -150,18 +150,21 @@ export class TandemClient {
     const result = handle.result().finally(() => {
       done = true;
     });
-    result.catch(() => undefined);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
     const poll = async () => {
-      while (!done) {
+      while (!done && onChange) {
         const status = await handle.query(statusQuery).catch(() => undefined);
-        if (status && onChange) {
+        if (status && !done) {
           const key = JSON.stringify([status.stage, status.history.length, status.weights, status.waitingFor, status.paused]);
           if (key !== last) {
             last = key;
             onChange(status);
           }
         }
-        await new Promise((r) => setTimeout(r, pollMs));
+        await Promise.race([new Promise((r) => setTimeout(r, pollMs)), settled]);
       }
     };
     const polling = poll();

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# npm run bench: starts the real parts it needs and prints one JSON object per measurement.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
+bash scripts/temporal-up.sh >&2
+npx tsx bench/release-overhead.ts
+if [ -f bench/image-build.ts ]; then bash scripts/docker-up.sh >&2 && npx tsx bench/image-build.ts; fi
+if [ -f bench/traffic-switch.ts ]; then npx tsx bench/traffic-switch.ts; fi
