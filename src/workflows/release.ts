@@ -203,8 +203,10 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       // The candidate is reachable when pinned before it takes any unpinned traffic.
       await setTraffic({ weights: before.traffic.weights, pinned: withPin(before.traffic.pinned, version), stable });
 
-      enter('rolling-out', `rolling out ${version} (${spec.rollout.strategy})`);
-      const plan = rolloutPlan(spec.rollout);
+      // With no stable version there is nothing to compare against or fall back to: like Argo
+      // Rollouts, the first release of a model skips the canary steps.
+      const plan: PlanStep[] = stable ? rolloutPlan(spec.rollout) : [{ kind: 'promote' }];
+      enter('rolling-out', stable ? `rolling out ${version} (${spec.rollout.strategy})` : `first release of ${model} here: promoting ${version} directly`);
       status.steps = plan.map((step, index) => ({ index, description: describeStep(step, version), status: 'pending' }));
       for (const [index, step] of plan.entries()) {
         currentStep = index;

@@ -8,6 +8,7 @@ import { simpleGit } from 'simple-git';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { createGitActivities } from '../../src/activities/git/resolve-tag';
+import type { ResolvedVersion } from '../../src/activities/types';
 
 const GOOD_SPEC = 'port: 8080\nreplicas: 2\nrollout:\n  strategy: canary\n  steps:\n    - setWeight: 10\n    - approval: { timeout: 1h }\n';
 
@@ -27,7 +28,7 @@ async function repoWith(commits: { files: Record<string, string>; tag?: string; 
 
 async function resolve(repoUrl: string, tag: string, model = 'fraud-detector') {
   const activities = createGitActivities({ cacheDir: mkdtempSync(join(tmpdir(), 'tandem-git-cache-')) });
-  return new MockActivityEnvironment().run(activities.resolveTag, { repoUrl, tag, model });
+  return new MockActivityEnvironment().run(activities.resolveTag, { repoUrl, tag, model }) as Promise<ResolvedVersion>;
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -67,7 +68,7 @@ describe('resolveTag against real Git repositories', () => {
     const env = new MockActivityEnvironment();
     await env.run(activities.resolveTag, { repoUrl: repo.dir, tag: 'v1.0.0', model: 'fraud-detector' });
     await simpleGit(repo.dir).raw(['tag', 'v1.0.1', repo.shas[0]!]);
-    const resolved = await env.run(activities.resolveTag, { repoUrl: repo.dir, tag: 'v1.0.1', model: 'fraud-detector' });
+    const resolved = (await env.run(activities.resolveTag, { repoUrl: repo.dir, tag: 'v1.0.1', model: 'fraud-detector' })) as ResolvedVersion;
     assert.equal(resolved.commit, repo.shas[0]);
   });
 

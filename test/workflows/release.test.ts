@@ -11,6 +11,7 @@ import { createWorld, runningVersion, specs, type WorldOptions } from '../double
 import { connectClient, ensureTemporal, startWorker, uniqueQueue, type RunningWorker } from '../helpers/temporal';
 
 const admin = { who: 'alice', text: 'looks good' };
+const stableV1: Pick<WorldOptions, 'running' | 'traffic'> = { running: [runningVersion('v1.0.0')], traffic: { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' } };
 
 interface Harness {
   client: TandemClient;
@@ -145,6 +146,19 @@ describe('release workflow (real Temporal, activity doubles)', () => {
     }
   });
 
+  it('the first release of a model skips the canary steps: nothing to compare against', async () => {
+    const h = await harness({ specs: { 'v1.0.0': specs.canary } });
+    try {
+      const status = await h.client.wait(await h.start('v1.0.0'));
+      assert.equal(status.outcome, 'promoted');
+      assert.equal(h.world.count('analyzeVersion'), 0);
+      assert.deepEqual(h.world.traffic().weights, { 'v1.0.0': 100 });
+      assert.ok(status.history.some((e) => e.message.includes('first release')));
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a transient activity failure is retried and the release succeeds', async () => {
     const h = await harness({ specs: { 'v2.0.0': specs.direct }, buildFailure: { transientFailures: 2 } });
     try {
@@ -182,7 +196,7 @@ describe('release workflow (real Temporal, activity doubles)', () => {
   });
 
   it('a second start for the same model and environment is refused, naming the running release', async () => {
-    const h = await harness({ specs: { 'v2.0.0': specs.pauseForever, 'v3.0.0': specs.direct } });
+    const h = await harness({ specs: { 'v2.0.0': specs.pauseForever, 'v3.0.0': specs.direct }, ...stableV1 });
     try {
       const handle = await h.start('v2.0.0');
       await h.until((s) => s.waitingFor === 'resume');
@@ -218,7 +232,7 @@ describe('release workflow (real Temporal, activity doubles)', () => {
   });
 
   it('a signal that cannot apply is recorded as ignored, not dropped', async () => {
-    const h = await harness({ specs: { 'v2.0.0': specs.pauseForever } });
+    const h = await harness({ specs: { 'v2.0.0': specs.pauseForever }, ...stableV1 });
     try {
       const handle = await h.start('v2.0.0');
       await h.until((s) => s.waitingFor === 'resume');
