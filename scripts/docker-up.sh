@@ -50,6 +50,7 @@ start_dockerd() {
   local driver=$1; shift
   log "starting dockerd (storage driver $driver) — log $STATE/dockerd.log"
   echo "--- $(date -Is) dockerd --storage-driver=$driver $*" >>"$STATE/dockerd.log"
+  LOG_FROM=$(wc -l <"$STATE/dockerd.log")
   as_root nohup setsid dockerd --storage-driver="$driver" --iptables=true --userland-proxy=true "$@" \
     >>"$STATE/dockerd.log" 2>&1 </dev/null &
   local pid=$!
@@ -61,21 +62,47 @@ start_dockerd() {
   as_root kill "$pid" 2>/dev/null || true
   return 1
 }
+# What the last start attempt logged.
+last_start_log() { tail -n +"$((LOG_FROM + 1))" "$STATE/dockerd.log"; }
+
+# True when the process runs; a zombie (dead, not yet reaped by init) does not count.
+alive() {
+  local state
+  state=$(ps -o stat= -p "${1:-0}" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z* ]]
+}
+
+# The containerd that dockerd runs for itself outlives a dockerd that was killed (crash, kill -9),
+# or lingers as a zombie until init reaps it; a new dockerd then waits for it and gives up.
+# Stop such an orphan, and drop its pid file, before starting dockerd.
+stop_orphan_containerd() {
+  local pidfile=/var/run/docker/containerd/containerd.pid pid
+  [ -f "$pidfile" ] || return 0
+  alive "$(cat /var/run/docker.pid 2>/dev/null)" && return 0
+  pid=$(cat "$pidfile")
+  if alive "$pid" && grep -q /var/run/docker/containerd/containerd.toml "/proc/$pid/cmdline" 2>/dev/null; then
+    log "stopping containerd $pid left behind by a dockerd that is gone"
+    as_root kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do alive "$pid" || break; sleep 0.25; done
+    alive "$pid" && as_root kill -9 "$pid" 2>/dev/null
+  fi
+  alive "$pid" || as_root rm -f "$pidfile"
+}
 
 if engine_ready; then
   log "Docker engine already running ($(docker version --format '{{.Server.Version}}'))"
 else
   # A dockerd that is still shutting down holds its pid file; give it a moment to go.
-  if [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
-    for _ in $(seq 1 30); do kill -0 "$(cat /var/run/docker.pid 2>/dev/null || echo 0)" 2>/dev/null || break; sleep 0.5; done
-  fi
+  for _ in $(seq 1 30); do alive "$(cat /var/run/docker.pid 2>/dev/null)" || break; sleep 0.5; done
+  stop_orphan_containerd
   preferred=$(cat "$STATE/storage-driver" 2>/dev/null || echo overlay2)
   if start_dockerd "$preferred"; then :
-  elif [ "$preferred" != vfs ] && start_dockerd vfs; then :
-  elif grep -qi iptables <(tail -n 30 "$STATE/dockerd.log") && start_dockerd "$(cat "$STATE/storage-driver" 2>/dev/null || echo vfs)" --iptables=false; then
+  elif [ "$preferred" != vfs ] && last_start_log | grep -v 'level=info' | grep -qiE 'graphdriver|storage.driver|driver not supported|overlay' && start_dockerd vfs; then
+    log "overlay2 is not available here: dockerd runs with the vfs storage driver (slower, uses more disk)"
+  elif last_start_log | grep -qi iptables && start_dockerd "$preferred" --iptables=false; then
     log "iptables unavailable: dockerd runs with --iptables=false (ports on 127.0.0.1 still work through docker-proxy)"
   else
-    tail -n 20 "$STATE/dockerd.log" >&2
+    last_start_log | tail -n 20 >&2
     die "dockerd did not start; see $STATE/dockerd.log"
   fi
   log "Docker engine ready ($(docker version --format '{{.Server.Version}}'), storage driver $(docker info --format '{{.Driver}}'))"
