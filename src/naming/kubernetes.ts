@@ -1,0 +1,171 @@
+/**
+ * How tandem names and labels what it creates in Kubernetes. Every name and label value made
+ * here satisfies Kubernetes' rules whatever the model name or Git tag (long tags, upper case,
+ * `/`, `+`, `_`, ...): invalid characters become `-`, and whenever the raw value could not be
+ * used as it is, a short hash of it keeps two odd tags apart (`release/1.0` and `release-1.0`
+ * never share a name). The raw version is kept in an annotation; the labels are for selecting.
+ * Pure.
+ */
+import { createHash } from 'node:crypto';
+
+/** Label keys on every object tandem creates in a cluster. */
+export const KubeLabel = {
+  name: 'app.kubernetes.io/name',
+  managedBy: 'app.kubernetes.io/managed-by',
+  model: 'tandem.dev/model',
+  version: 'tandem.dev/version',
+  commit: 'tandem.dev/commit',
+} as const;
+
+/** Annotation keys: the raw facts that do not fit in a label value. */
+export const KubeAnnotation = {
+  /** the version tag exactly as released */
+  version: 'tandem.dev/version',
+  model: 'tandem.dev/model',
+  commit: 'tandem.dev/commit',
+  image: 'tandem.dev/image',
+  digest: 'tandem.dev/image-digest',
+  release: 'tandem.dev/release',
+  deployedAt: 'tandem.dev/deployed-at',
+  /** the replica count of the spec the version was deployed with (routers scale relative to it) */
+  specReplicas: 'tandem.dev/spec-replicas',
+  /** on a model's HTTPRoute: the version holding the stable role */
+  stable: 'tandem.dev/stable',
+  /** on the replica-ratio Service: the TrafficState in force, as JSON */
+  traffic: 'tandem.dev/traffic',
+} as const;
+
+/** Value of `app.kubernetes.io/managed-by` on everything tandem creates. */
+export const MANAGED_BY = 'tandem';
+
+/** Header that pins a request to one version. */
+export const VERSION_HEADER = 'X-Model-Version';
+
+const DNS_LABEL_MAX = 63;
+const HASH_LENGTH = 8;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** First `HASH_LENGTH` hex digits of sha256 over the parts (separated so ("a","bc") ≠ ("ab","c")). */
+export function shortHash(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, HASH_LENGTH);
+}
+
+/** True when `name` is a DNS-1035 label (Service names): lowercase alphanumerics and `-`, starts with a letter, ≤ 63. */
+export function isDns1035Label(name: string): boolean {
+  return name.length <= DNS_LABEL_MAX && DNS1035_LABEL.test(name);
+}
+
+/** True when `name` is a DNS-1123 label (namespace, container and most object names), ≤ 63. */
+export function isDns1123Label(name: string): boolean {
+  return name.length <= DNS_LABEL_MAX && DNS1123_LABEL.test(name);
+}
+
+/** True when `value` may be a label value: empty, or ≤ 63 alphanumerics, `-`, `_`, `.` starting and ending alphanumeric. */
+export function isLabelValue(value: string): boolean {
+  return value.length <= DNS_LABEL_MAX && LABEL_VALUE.test(value);
+}
+
+/** Lowercase, every run of characters outside [a-z0-9] becomes one `-`, no `-` at either end. */
+function slug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/** Cuts `text` to `max` characters without leaving a `-` at the end. */
+function cut(text: string, max: number): string {
+  return text.slice(0, max).replace(/-+$/, '');
+}
+
+/**
+ * The version part of an object name. A plain release tag (`v1.2.0`: `v`, then dot-separated
+ * numbers) maps to itself with dots as dashes (`v1-2-0`). Such a part contains no `-v`, so
+ * `<model>-<part>` splits back into model and version in exactly one way and two models never
+ * share a name. Any other tag gets the hash suffix, because there a dash may stand for several
+ * different characters.
+ */
+function versionSlug(version: string): { text: string; exact: boolean } {
+  return { text: slug(version) || 'v', exact: /^v\d+(\.\d+)*$/.test(version) };
+}
+
+/**
+ * Name of the Deployment and of the Service of one version: `<model>-<version>`, e.g.
+ * `fraud-detector-v1-2-0`. Always a DNS-1035 label (so valid for a Service, a Deployment and
+ * as a pod-name prefix): at most 63 characters, starts with a letter. When the tag is not of
+ * the plain `v1.2.0` kind, or the name would be too long, it is cut and ends in `-<hash8>` of
+ * (model, version), so distinct versions never share a name.
+ */
+export function workloadName(model: string, version: string): string {
+  const m = modelSlug(model);
+  const v = versionSlug(version);
+  const plain = `${m}-${v.text}`;
+  if (v.exact && m === model && isDns1035Label(plain)) return plain;
+  const hash = shortHash(model, version);
+  return `${cut(plain, DNS_LABEL_MAX - HASH_LENGTH - 1)}-${hash}`;
+}
+
+/** Model part of names: the model name when it is a valid label starting with a letter, else a slug that is. */
+function modelSlug(model: string): string {
+  const s = slug(model) || 'model';
+  return /^[a-z]/.test(s) ? s : `m-${s}`;
+}
+
+/**
+ * Name of the objects that belong to a whole model (its HTTPRoute, the replica-ratio Service):
+ * the model name itself when it is a DNS-1035 label, else a slug of it with a hash suffix.
+ */
+export function modelObjectName(model: string): string {
+  if (isDns1035Label(model)) return model;
+  return `${cut(modelSlug(model), DNS_LABEL_MAX - HASH_LENGTH - 1)}-${shortHash(model)}`;
+}
+
+/**
+ * A label value that stands for `raw`: `raw` itself when it is a valid label value (`v1.2.0`,
+ * a commit SHA), else the invalid characters replaced by `-`, cut, and a hash of `raw` appended.
+ * Deterministic, so label selectors can be computed from the raw value.
+ */
+export function labelValue(raw: string): string {
+  if (isLabelValue(raw)) return raw;
+  const safe = raw
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, DNS_LABEL_MAX - HASH_LENGTH - 1)
+    .replace(/[^A-Za-z0-9]+$/, '');
+  return safe ? `${safe}-${shortHash(raw)}` : shortHash(raw);
+}
+
+/** Labels that select every object of a model, or of one version when given. */
+export function selectorLabels(model: string, version?: string): Record<string, string> {
+  const labels: Record<string, string> = { [KubeLabel.model]: labelValue(model) };
+  if (version !== undefined) labels[KubeLabel.version] = labelValue(version);
+  return labels;
+}
+
+/** `k=v,k2=v2`: a label selector string for the API. */
+export function labelSelector(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/**
+ * The image reference a pod runs: `<repository>@<digest>` when a digest is known, so a moved
+ * tag can never change what runs; else the image as given.
+ */
+export function imageReference(image: string, digest: string): string {
+  if (!digest) return image;
+  const at = image.indexOf('@');
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  const repository = colon > slash ? noDigest.slice(0, colon) : noDigest;
+  return `${repository}@${digest}`;
+}
+
+/** True when `text` is a Kubernetes resource quantity (`500m`, `0.5`, `256Mi`, `1e3`, `2G`). */
+export function isQuantity(text: string): boolean {
+  return /^[+]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?$/.test(text.trim());
+}
