@@ -4,10 +4,8 @@
  * `/`, `+`, `_`, ...): invalid characters become `-`, and whenever the raw value could not be
  * used as it is, a short hash of it keeps two odd tags apart (`release/1.0` and `release-1.0`
  * never share a name). The raw version is kept in an annotation; the labels are for selecting.
- * Pure.
+ * Pure (no Node built-ins), so workflows may import it too.
  */
-import { createHash } from 'node:crypto';
-
 /** Label keys on every object tandem creates in a cluster. */
 export const KubeLabel = {
   name: 'app.kubernetes.io/name',
@@ -47,9 +45,20 @@ const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-/** First `HASH_LENGTH` hex digits of sha256 over the parts (separated so ("a","bc") ≠ ("ab","c")). */
+/**
+ * `HASH_LENGTH` hex digits of a 64-bit FNV-1a hash over the parts, separated so ("a","bc") ≠
+ * ("ab","c"). Not cryptographic: it only keeps names of different tags apart.
+ */
 export function shortHash(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, HASH_LENGTH);
+  const text = parts.join('\0');
+  const prime = 0x100000001b3n;
+  const mask = (1n << 64n) - 1n;
+  let hash = 0xcbf29ce484222325n;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= BigInt(text.charCodeAt(i));
+    hash = (hash * prime) & mask;
+  }
+  return hash.toString(16).padStart(16, '0').slice(0, HASH_LENGTH);
 }
 
 /** True when `name` is a DNS-1035 label (Service names): lowercase alphanumerics and `-`, starts with a letter, ≤ 63. */
