@@ -48,7 +48,7 @@ async function containerIds(version?: string): Promise<string[]> {
 function buildExample(repo: string, tag: string): void {
   execSync(
     `git -C ${repo} archive ${tag} | docker build -q -t ${IMAGE(tag)} --build-arg BASE_IMAGE=tandem/node-base:20 --build-arg TANDEM_VERSION=${tag} -`,
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], timeout: 180_000 },
   );
 }
 
@@ -61,7 +61,7 @@ describe('DockerTarget on the real Docker engine', () => {
     const repo = await createExampleRepo(path.join(repoDir, 'fraud-detector'));
     for (const tag of ['v1.0.0', 'v1.1.0']) buildExample(repo.path, tag);
     const crash = 'FROM tandem/node-base:20\nCMD ["node", "-e", "console.error(\'loading weights: file is corrupt\'); process.exit(3)"]\n';
-    execFileSync('docker', ['build', '-q', '-t', CRASH_IMAGE, '-'], { input: crash, stdio: ['pipe', 'ignore', 'pipe'] });
+    execFileSync('docker', ['build', '-q', '-t', CRASH_IMAGE, '-'], { input: crash, stdio: ['pipe', 'ignore', 'pipe'], timeout: 180_000 });
   });
 
   after(async () => {

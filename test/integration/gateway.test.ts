@@ -163,10 +163,12 @@ describe('tandem gateway', () => {
       assert.match(error.message, /weights: must sum to 100/);
       return true;
     });
-    const unreachable = new GatewayRouter('http://127.0.0.1:1');
+    const gone = await versionServer('gone');
+    await gone.close();
+    const unreachable = new GatewayRouter(gone.url);
     await assert.rejects(unreachable.getState(model), (error: unknown) => {
       assert.ok(!(error instanceof ApplicationFailure), 'unreachable is retryable');
-      assert.match((error as Error).message, /unreachable/);
+      assert.match((error as Error).message, /unreachable \(ECONNREFUSED\)/);
       return true;
     });
     const other = `gw-removed-${RUN}`;
@@ -294,5 +296,5 @@ function buildEchoImage(): void {
     "require('http').createServer((q,s)=>{s.setHeader('content-type','application/json');" +
     "s.end(JSON.stringify({version:process.env.TANDEM_VERSION,path:q.url}))}).listen(Number(process.env.PORT||8080))";
   const dockerfile = `FROM tandem/node-base:20\nCMD ["node", "-e", ${JSON.stringify(server)}]\n`;
-  execFileSync('docker', ['build', '-q', '-t', ECHO_IMAGE, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('docker', ['build', '-q', '-t', ECHO_IMAGE, '-'], { input: dockerfile, stdio: ['pipe', 'ignore', 'pipe'], timeout: 180_000 });
 }

@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,7 +43,7 @@ describe('health verification and analysis of real versions', () => {
     for (const tag of VERSIONS) {
       execSync(
         `git -C ${repo.path} archive ${tag} | docker build -q -t ${IMAGE(tag)} --build-arg BASE_IMAGE=tandem/node-base:20 --build-arg TANDEM_VERSION=${tag} -`,
-        { stdio: ['ignore', 'ignore', 'pipe'] },
+        { stdio: ['ignore', 'ignore', 'pipe'], timeout: 180_000 },
       );
       const spec = { ...specs[tag]!, replicas: 1 };
       await target.apply({ model: MODEL, version: tag, commit: tag, image: IMAGE(tag), digest: '', releaseId: 'test', spec });
@@ -92,7 +94,11 @@ describe('health verification and analysis of real versions', () => {
   });
 
   it('turns a network error into a failed check', async () => {
-    const result = await verifyVersion('http://127.0.0.1:1', specs['v1.0.0']!);
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await verifyVersion(`http://127.0.0.1:${port}`, specs['v1.0.0']!);
     assert.deepEqual(result.checks[0], { check: 'health', ok: false, observed: 'connection refused' });
     assert.ok(result.checks.slice(1).every((c) => !c.ok && /not sent/.test(c.observed)));
   });

@@ -144,7 +144,10 @@ export class DockerTarget implements Target {
           FailureType.DeployFailed,
         );
       }
-      await sleep(Math.min(this.pollIntervalMs, Math.max(0, deadline - Date.now())), undefined, { signal });
+      await sleep(Math.min(this.pollIntervalMs, Math.max(0, deadline - Date.now())), undefined, { signal }).catch((error: unknown) => {
+        signal?.throwIfAborted(); // the signal's own reason (a CancelledFailure in an activity)
+        throw error;
+      });
     }
   }
 

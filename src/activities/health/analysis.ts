@@ -57,7 +57,10 @@ export async function analyzeFromGateway(
   for (;;) {
     const left = startedAt + windowMs - Date.now();
     if (left <= 0) break;
-    await sleep(Math.min(every, left), undefined, { signal });
+    await sleep(Math.min(every, left), undefined, { signal }).catch((error: unknown) => {
+      signal?.throwIfAborted(); // the signal's own reason (a CancelledFailure in an activity), not a generic AbortError
+      throw error;
+    });
     heartbeat?.({ phase: 'window', startedAt, windowMs, elapsedMs: Date.now() - startedAt });
   }
   const end = await readSnapshot(metricsUrl, model, version, signal);
