@@ -190,8 +190,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (traffic && method === 'DELETE') {
       await serialized(async () => {
         if (!state.models[model]) return;
-        const { [model]: _removed, ...rest } = state.models;
-        await commit({ ...state, models: rest });
+        const models = { ...state.models };
+        delete models[model];
+        await commit({ ...state, models });
         setWeightGauges(model, undefined);
       });
       res.writeHead(204).end();
