@@ -1,0 +1,246 @@
+/**
+ * TrafficRouter for Kubernetes' Gateway API: one HTTPRoute per model, attached to the configured
+ * Gateway and server-side applied under the field manager `tandem`. Its rules are the whole
+ * traffic policy, so whatever Gateway implementation serves the Gateway enforces it:
+ *   - one rule per pinned version: header `X-Model-Version: <version>` → that version's Service
+ *     (a header match is more specific than none, so pins win over the weighted rule);
+ *   - a default rule: backendRefs to each version's Service with its `weight`.
+ * The stable version and the Service → version mapping are kept in annotations of the route, so
+ * getState reads everything back from the route itself.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../errors';
+import { KubeAnnotation, KubeLabel, MANAGED_BY, VERSION_HEADER, labelValue, modelObjectName, selectorLabels, workloadName } from '../../naming/kubernetes';
+import { type KubeCall, isNotFound, kubeFailure } from '../kubernetes/errors';
+import type { TrafficRouter } from '../target';
+import type { TrafficState } from '../types';
+import { INVALID_TRAFFIC } from './gateway-router';
+
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+const GATEWAY_API_VERSION = 'v1';
+const HTTPROUTES = 'httproutes';
+/** Gateway API allows at most 16 rules per HTTPRoute: 15 pins and the default rule. */
+export const MAX_PINNED = 15;
+/** ... and at most 16 backendRefs per rule. */
+export const MAX_WEIGHTED = 16;
+/** Annotation holding `{ "<service>": "<version>" }` for every backend of the route. */
+const BACKENDS_ANNOTATION = 'tandem.dev/backends';
+
+const SSA = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+
+export interface GatewayApiRouterOptions {
+  namespace: string;
+  /** name of the Gateway the routes attach to */
+  gateway: string;
+  /** namespace of the Gateway; default: the routes' namespace */
+  gatewayNamespace?: string;
+  fieldManager?: string;
+  force?: boolean;
+}
+
+interface BackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  port?: number;
+  weight?: number;
+}
+interface RouteRule {
+  matches?: Array<{ path?: { type: string; value: string }; headers?: Array<{ type?: string; name: string; value: string }> }>;
+  backendRefs?: BackendRef[];
+}
+interface HTTPRoute extends k8s.KubernetesObject {
+  spec?: { parentRefs?: unknown[]; rules?: RouteRule[] };
+}
+
+/** Checks a traffic state before anything is applied; throws non-retryable InvalidTraffic naming what is wrong. */
+export function validateTrafficState(model: string, state: TrafficState, limits: { maxPinned?: number; maxWeighted?: number } = {}): void {
+  const problems: string[] = [];
+  const entries = Object.entries(state.weights);
+  for (const [version, weight] of entries) {
+    if (!Number.isInteger(weight) || weight < 0 || weight > 100) problems.push(`weight of ${version} must be a whole percent 0-100, got ${weight}`);
+  }
+  const total = entries.reduce((sum, [, w]) => sum + w, 0);
+  if (entries.length && total !== 100) problems.push(`weights must add up to 100, got ${total}`);
+  if (limits.maxWeighted !== undefined && entries.length > limits.maxWeighted) problems.push(`at most ${limits.maxWeighted} weighted versions, got ${entries.length}`);
+  if (limits.maxPinned !== undefined && state.pinned.length > limits.maxPinned) problems.push(`at most ${limits.maxPinned} pinned versions, got ${state.pinned.length}`);
+  if (problems.length) throw ApplicationFailure.nonRetryable(`invalid traffic for ${model}: ${problems.join('; ')}`, INVALID_TRAFFIC);
+}
+
+/**
+ * Routes a model's traffic with an HTTPRoute in `namespace`. Idempotent: the same state is the
+ * same applied route, and server-side apply of an unchanged route is a no-op. Throws
+ * non-retryable InvalidTraffic for a state it refuses (weights, too many versions, a route field
+ * owned by another manager), VersionNotRunning when a version has no Service, PermissionDenied
+ * on 403; plain retryable Errors when the API server cannot be reached.
+ */
+export class GatewayApiRouter implements TrafficRouter {
+  private readonly core: k8s.CoreV1Api;
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly fieldManager: string;
+
+  constructor(
+    kubeConfig: k8s.KubeConfig,
+    private readonly options: GatewayApiRouterOptions,
+  ) {
+    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    this.fieldManager = options.fieldManager ?? MANAGED_BY;
+  }
+
+  /**
+   * Applies the model's HTTPRoute: a header rule per pinned version and the weighted default
+   * rule; versions are reached through their own Services (port read from the Service). The stable
+   * version goes into an annotation. Checks the state first and applies nothing when it is invalid.
+   */
+  async setState(model: string, state: TrafficState): Promise<void> {
+    validateTrafficState(model, state, { maxPinned: MAX_PINNED, maxWeighted: MAX_WEIGHTED });
+    const versions = [...new Set([...Object.keys(state.weights), ...state.pinned])];
+    const backends: Record<string, string> = {};
+    const ports = new Map<string, number>();
+    for (const version of versions) {
+      const service = workloadName(model, version);
+      ports.set(version, await this.servicePort(model, version, service));
+      backends[service] = version;
+    }
+    const ref = (version: string, weight: number): BackendRef => ({
+      group: '',
+      kind: 'Service',
+      name: workloadName(model, version),
+      port: ports.get(version)!,
+      weight,
+    });
+    const everything = { type: 'PathPrefix', value: '/' };
+    const rules: RouteRule[] = state.pinned.map((version) => ({
+      matches: [{ path: everything, headers: [{ type: 'Exact', name: VERSION_HEADER, value: version }] }],
+      backendRefs: [ref(version, 1)],
+    }));
+    const weighted = Object.entries(state.weights);
+    if (weighted.length) rules.push({ matches: [{ path: everything }], backendRefs: weighted.map(([version, weight]) => ref(version, weight)) });
+
+    const annotations: Record<string, string> = { [KubeAnnotation.model]: model, [BACKENDS_ANNOTATION]: JSON.stringify(backends) };
+    if (state.stable !== undefined) annotations[KubeAnnotation.stable] = state.stable;
+    const name = modelObjectName(model);
+    const route: HTTPRoute = {
+      apiVersion: `${GATEWAY_API_GROUP}/${GATEWAY_API_VERSION}`,
+      kind: 'HTTPRoute',
+      metadata: {
+        name,
+        namespace: this.options.namespace,
+        labels: { [KubeLabel.name]: labelValue(model), [KubeLabel.managedBy]: MANAGED_BY, ...selectorLabels(model) },
+        annotations,
+      },
+      spec: {
+        parentRefs: [
+          {
+            group: GATEWAY_API_GROUP,
+            kind: 'Gateway',
+            name: this.options.gateway,
+            ...(this.options.gatewayNamespace ? { namespace: this.options.gatewayNamespace } : {}),
+          },
+        ],
+        rules,
+      },
+    };
+    await this.call({ verb: 'patch', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name }, () =>
+      this.custom.patchNamespacedCustomObject(
+        {
+          group: GATEWAY_API_GROUP,
+          version: GATEWAY_API_VERSION,
+          namespace: this.options.namespace,
+          plural: HTTPROUTES,
+          name,
+          body: route,
+          fieldManager: this.fieldManager,
+          force: this.options.force,
+        },
+        SSA,
+      ),
+    );
+  }
+
+  /**
+   * The policy the model's HTTPRoute holds: weights from the default rule's backendRefs, pins from
+   * the header rules, the stable version from its annotation. Empty weights when there is no route.
+   */
+  async getState(model: string): Promise<TrafficState> {
+    const route = await this.readRoute(model);
+    if (!route) return { weights: {}, pinned: [] };
+    return trafficOfRoute(route);
+  }
+
+  /** Deletes the model's HTTPRoute; a missing route is not an error. */
+  async remove(model: string): Promise<void> {
+    const name = modelObjectName(model);
+    try {
+      await this.custom.deleteNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name });
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw kubeFailure(error, { verb: 'delete', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace });
+    }
+  }
+
+  private async readRoute(model: string): Promise<HTTPRoute | undefined> {
+    const name = modelObjectName(model);
+    try {
+      return (await this.custom.getNamespacedCustomObject({
+        group: GATEWAY_API_GROUP,
+        version: GATEWAY_API_VERSION,
+        namespace: this.options.namespace,
+        plural: HTTPROUTES,
+        name,
+      })) as HTTPRoute;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw kubeFailure(error, { verb: 'get', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace });
+    }
+  }
+
+  private async servicePort(model: string, version: string, name: string): Promise<number> {
+    try {
+      const service = await this.core.readNamespacedService({ name, namespace: this.options.namespace });
+      return service.spec?.ports?.[0]?.port ?? 80;
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw ApplicationFailure.nonRetryable(
+          `cannot route traffic to ${model} ${version}: it has no Service ${name} in namespace ${this.options.namespace}; deploy it first`,
+          FailureType.VersionNotRunning,
+        );
+      }
+      throw kubeFailure(error, { verb: 'get', resource: 'services', name, namespace: this.options.namespace });
+    }
+  }
+
+  private async call<T>(call: Omit<KubeCall, 'namespace'>, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw kubeFailure(error, { ...call, namespace: this.options.namespace }, { conflict: INVALID_TRAFFIC, invalid: INVALID_TRAFFIC });
+    }
+  }
+}
+
+/** Reads the TrafficState back from an HTTPRoute written by GatewayApiRouter. Pure. */
+export function trafficOfRoute(route: HTTPRoute): TrafficState {
+  const annotations = route.metadata?.annotations ?? {};
+  let backends: Record<string, string> = {};
+  try {
+    backends = JSON.parse(annotations[BACKENDS_ANNOTATION] ?? '{}') as Record<string, string>;
+  } catch {
+    backends = {};
+  }
+  const weights: Record<string, number> = {};
+  const pinned: string[] = [];
+  for (const rule of route.spec?.rules ?? []) {
+    const header = rule.matches?.flatMap((m) => m.headers ?? []).find((h) => h.name.toLowerCase() === VERSION_HEADER.toLowerCase());
+    if (header) {
+      pinned.push(header.value);
+      continue;
+    }
+    for (const ref of rule.backendRefs ?? []) weights[backends[ref.name] ?? ref.name] = ref.weight ?? 1;
+  }
+  const state: TrafficState = { weights, pinned };
+  if (annotations[KubeAnnotation.stable]) state.stable = annotations[KubeAnnotation.stable];
+  return state;
+}
