@@ -2,6 +2,9 @@
  * Builds the real clients of each configured environment: its target, traffic router, analyzer
  * and image builder, chosen by configuration. Refuses (ConfigError) an environment whose backend
  * this build of tandem does not implement, rather than serving it with anything fake.
+ * Kubernetes environments: KubernetesTarget in the configured namespace, the Gateway API or
+ * replica-ratio router, and an analyzer that answers `inconclusive` (no metrics source yet; see
+ * activities/kubernetes/analysis.ts). Images are built and pushed as for Docker environments.
  */
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -9,8 +12,13 @@ import type { BuildService } from './activities';
 import { DockerTarget } from './activities/docker/target';
 import { createGatewayAnalyzer } from './activities/health/analysis';
 import { createImageActivities } from './activities/image';
+import { createUnmeasuredAnalyzer } from './activities/kubernetes/analysis';
+import { loadKubeConfig } from './activities/kubernetes/client';
+import { KubernetesTarget } from './activities/kubernetes/target';
 import type { Environment } from './activities/target';
+import { GatewayApiRouter } from './activities/traffic/gateway-api-router';
 import { GatewayRouter } from './activities/traffic/gateway-router';
+import { ReplicaRatioRouter } from './activities/traffic/replica-ratio-router';
 import { ConfigError } from './config/load';
 import type { Config, EnvironmentConfig } from './config/schema';
 
@@ -21,11 +29,7 @@ export function buildEnvironments(config: Config, cacheDir: string): Record<stri
 }
 
 function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string): Environment & { builder: BuildService } {
-  if (env.target.kind !== 'docker') {
-    throw new ConfigError(
-      `environments.${name}.target.kind: "${env.target.kind}" is not available in this version of tandem (available: docker); this worker will not serve ${name}`,
-    );
-  }
+  if (env.target.kind === 'kubernetes') return buildKubernetesEnvironment(name, env, env.target, cacheDir);
   if (env.traffic.router !== 'gateway') {
     throw new ConfigError(`environments.${name}.traffic.router: "${env.traffic.router}" needs the kubernetes target; Docker environments use router: gateway`);
   }
@@ -41,6 +45,40 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
     router: new GatewayRouter(env.traffic.url),
     analyzer: createGatewayAnalyzer(env.traffic.url),
+    builder,
+  };
+}
+
+function buildKubernetesEnvironment(
+  name: string,
+  env: EnvironmentConfig,
+  target: Extract<EnvironmentConfig['target'], { kind: 'kubernetes' }>,
+  cacheDir: string,
+): Environment & { builder: BuildService } {
+  if (env.traffic.router === 'gateway') {
+    throw new ConfigError(`environments.${name}.traffic.router: "gateway" (the tandem gateway) serves Docker environments; Kubernetes environments use router: gateway-api or replica-ratio`);
+  }
+  let kubeConfig;
+  try {
+    kubeConfig = loadKubeConfig({ kubeconfig: target.kubeconfig, context: target.context });
+  } catch (error) {
+    throw new ConfigError(`environments.${name}.target: cannot load the kubeconfig${target.kubeconfig ? ` ${target.kubeconfig}` : ''}: ${(error as Error).message}`);
+  }
+  const namespace = target.namespace;
+  const router =
+    env.traffic.router === 'gateway-api'
+      ? new GatewayApiRouter(kubeConfig, { namespace, gateway: env.traffic.gateway, gatewayNamespace: env.traffic.gatewayNamespace })
+      : new ReplicaRatioRouter(kubeConfig, { namespace });
+  const builder = createImageActivities({
+    docker: dockerClient(undefined),
+    registry: env.registry,
+    buildArgs: env.build.buildArgs,
+    workDir: join(cacheDir, 'build', name),
+  });
+  return {
+    target: new KubernetesTarget(kubeConfig, { namespace }),
+    router,
+    analyzer: createUnmeasuredAnalyzer(name),
     builder,
   };
 }

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
@@ -17,6 +18,9 @@ import { KubernetesTarget } from '../../src/activities/kubernetes/target';
 import type { VersionWorkload } from '../../src/activities/target';
 import { GatewayApiRouter } from '../../src/activities/traffic/gateway-api-router';
 import { ReplicaRatioRouter } from '../../src/activities/traffic/replica-ratio-router';
+import { createEnvironmentActivities } from '../../src/activities/release';
+import { configSchema } from '../../src/config/schema';
+import { buildEnvironments } from '../../src/environments';
 import { FailureType } from '../../src/errors';
 import { isDns1035Label, workloadName } from '../../src/naming/kubernetes';
 
@@ -305,6 +309,36 @@ describe('Kubernetes target and routers on a real control plane', () => {
     await router.remove(MODEL);
     assert.deepEqual(await router.getState(MODEL), { weights: {}, pinned: [] });
     await target.scale(MODEL, 'v1.0.0', 2);
+  });
+
+  it('is wired from tandem.config.yaml: kubernetes target, gateway-api router, inconclusive analyzer', async () => {
+    const kubeconfig = execFileSync('bash', [path.join(ROOT, 'scripts/k8s-up.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!;
+    const config = (router: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      configSchema.parse({
+        environments: { k8s: { target: { kind: 'kubernetes', kubeconfig, namespace: NS, ...extra }, registry: { url: '127.0.0.1:5000', insecure: true }, traffic: router } },
+      });
+    const envs = buildEnvironments(config({ router: 'gateway-api', gateway: GATEWAY }), os.tmpdir());
+    assert.ok(envs.k8s!.target instanceof KubernetesTarget);
+    assert.ok(envs.k8s!.router instanceof GatewayApiRouter);
+    assert.ok(buildEnvironments(config({ router: 'replica-ratio' }), os.tmpdir()).k8s!.router instanceof ReplicaRatioRouter);
+    assert.throws(() => buildEnvironments(config({ router: 'gateway' }), os.tmpdir()), /gateway-api or replica-ratio/);
+    assert.throws(() => buildEnvironments(config({ router: 'replica-ratio' }, { context: 'nope' }), os.tmpdir()), /context "nope"/);
+
+    await target.waitReady(MODEL, 'v1.0.0', 60_000, () => undefined);
+    const activities = createEnvironmentActivities(envs, () => Promise.reject(new Error('no health checks here')));
+    const state = await activities.setTraffic({ model: MODEL, environment: 'k8s', weights: { 'v1.0.0': 80, 'v1.1.0': 20 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
+    assert.deepEqual(state, { weights: { 'v1.0.0': 80, 'v1.1.0': 20 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
+    const described = await activities.describeModel({ model: MODEL, environment: 'k8s' });
+    assert.deepEqual(described.running.map((v) => v.version), ['v1.0.0', 'v1.1.0']);
+    assert.deepEqual(described.traffic, state);
+    const analysis = await envs.k8s!.analyzer.analyze(
+      { model: MODEL, environment: 'k8s', version: 'v1.1.0', rule: { maxErrorRate: 0.05, minRequests: 1 }, windowMs: 1000 },
+      () => undefined,
+      new AbortController().signal,
+    );
+    assert.equal(analysis.outcome, 'inconclusive');
+    assert.match(analysis.detail, /no metrics source/);
+    await envs.k8s!.router.remove(MODEL);
   });
 
   it('treats an unreachable API server as retryable', async () => {
