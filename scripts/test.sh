@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash scripts/temporal-up.sh
-if [ -f scripts/docker-up.sh ]; then bash scripts/docker-up.sh; fi
+bash scripts/docker-up.sh
+bash scripts/k8s-up.sh
 files=$(find test -name '*.test.ts' | sort)
 if [ "$#" -gt 0 ]; then files="$*"; fi
 exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 $files

@@ -35,12 +35,7 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
   }
   const docker = dockerClient(env.target.host);
   const registryAuth = registryCredentials(env.registry);
-  const builder = createImageActivities({
-    docker,
-    registry: env.registry,
-    buildArgs: env.build.buildArgs,
-    workDir: join(cacheDir, 'build', name),
-  });
+  const builder = imageBuilder(env, docker, cacheDir);
   return {
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
     router: new GatewayRouter(env.traffic.url),
@@ -69,18 +64,18 @@ function buildKubernetesEnvironment(
     env.traffic.router === 'gateway-api'
       ? new GatewayApiRouter(kubeConfig, { namespace, gateway: env.traffic.gateway, gatewayNamespace: env.traffic.gatewayNamespace })
       : new ReplicaRatioRouter(kubeConfig, { namespace });
-  const builder = createImageActivities({
-    docker: dockerClient(undefined),
-    registry: env.registry,
-    buildArgs: env.build.buildArgs,
-    workDir: join(cacheDir, 'build', name),
-  });
+  const builder = imageBuilder(env, dockerClient(undefined), cacheDir);
   return {
     target: new KubernetesTarget(kubeConfig, { namespace }),
     router,
     analyzer: createUnmeasuredAnalyzer(name),
     builder,
   };
+}
+
+/** Builds on the given engine and pushes to the environment's registry; Git mirrors are shared with resolveTag. */
+function imageBuilder(env: EnvironmentConfig, docker: Docker, cacheDir: string): BuildService {
+  return createImageActivities({ docker, registry: env.registry, buildArgs: env.build.buildArgs, workDir: join(cacheDir, 'git') });
 }
 
 function dockerClient(host: string | undefined): Docker {

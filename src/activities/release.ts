@@ -69,8 +69,12 @@ export function createEnvironmentActivities(environments: Record<string, Environ
     /** Running versions (from the target) and the traffic in force (from the router). Read-only. */
     async describeModel(input: ModelRef): Promise<ModelState> {
       const { target, router } = env(input.environment);
-      const [running, traffic] = await Promise.all([target.list(input.model), router.getState(input.model)]);
-      return { running, traffic };
+      const [versions, traffic] = await Promise.all([target.list(input.model), router.getState(input.model)]);
+      return {
+        running: versions.filter((v) => v.replicas > 0),
+        scaledDown: versions.filter((v) => v.replicas === 0).map((v) => v.version),
+        traffic,
+      };
     },
 
     /** Sets weights and pins; refuses a weight for a version that is not running. */

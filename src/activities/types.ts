@@ -113,7 +113,10 @@ export interface RetireInput extends ModelRef {
 }
 
 export interface ModelState {
+  /** versions with at least one replica */
   running: RunningVersion[];
+  /** versions still defined on the target but scaled to zero (e.g. a rolled-back candidate) */
+  scaledDown: string[];
   traffic: TrafficState;
 }
 

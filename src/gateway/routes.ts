@@ -54,7 +54,10 @@ export function parseTrafficState(
       }
     }
     const sum = Object.values(weights).reduce((a, b) => a + b, 0);
-    if (issues.length === 0 && sum !== 100) issues.push({ field: 'weights', message: `must sum to 100 (got ${sum})` });
+    // No weights at all is allowed: the model then serves only pinned requests (a first version under test).
+    if (issues.length === 0 && Object.keys(weights).length > 0 && sum !== 100) {
+      issues.push({ field: 'weights', message: `must sum to 100 (got ${sum}), or be {} to serve pinned requests only` });
+    }
   }
   let pinned: string[] = [];
   if (raw.pinned !== undefined) {

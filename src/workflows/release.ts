@@ -309,7 +309,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       }
       case 'promote': {
         const after = await activities('short', `read what runs of ${model} in ${environment}`).describeModel(ref);
-        const retire = versionsToRetire(after.running, version, spec.retention.keepPrevious);
+        // Candidates scaled down by earlier rollbacks are retired too: they hold no traffic.
+        const retire = [...versionsToRetire(after.running, version, spec.retention.keepPrevious), ...(after.scaledDown ?? []).filter((v) => v !== version)];
         const warm = after.running.map((v) => v.version).filter((v) => v !== version && !retire.includes(v));
         await setTraffic(promotedState(version, warm));
         if (retire.length) {

@@ -84,7 +84,8 @@ export function createWorld(options: WorldOptions) {
     },
     async describeModel() {
       record('describeModel', {});
-      return { running: [...running.values()].filter((v) => v.replicas > 0), traffic: structuredClone(traffic) };
+      const all = [...running.values()];
+      return { running: all.filter((v) => v.replicas > 0), scaledDown: all.filter((v) => v.replicas === 0).map((v) => v.version), traffic: structuredClone(traffic) };
     },
     async setTraffic(input) {
       record('setTraffic', { weights: input.weights, pinned: input.pinned, stable: input.stable });

@@ -1,0 +1,168 @@
+/**
+ * The whole embedded default for end-to-end tests, the demo and the benchmarks: the real Temporal
+ * dev server, Docker engine and registry (started by scripts), the example model as a real Git
+ * repository, the tandem gateway and a tandem worker in this process.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { TandemClient } from '../../src/client';
+import type { Config } from '../../src/config/schema';
+import { configSchema } from '../../src/config/schema';
+import { startGateway, type Gateway } from '../../src/gateway';
+import { startWorker, type WorkerHandle } from '../../src/worker';
+import { createExampleRepo } from '../../scripts/example-repo';
+
+export const ROOT = join(__dirname, '..', '..');
+export const ENV = 'local';
+
+export interface Stack {
+  config: Config;
+  client: TandemClient;
+  gateway: Gateway;
+  worker: WorkerHandle;
+  docker: Docker;
+  model: string;
+  repo: string;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  model: string;
+  /** where the example repository, gateway state and worker cache go */
+  workDir: string;
+  namespace: string;
+  gatewayPort?: number;
+  taskQueue?: string;
+  quiet?: boolean;
+}
+
+/** Runs a script from scripts/ (they are idempotent and fast when everything is up). */
+export function up(script: 'temporal-up.sh' | 'docker-up.sh', quiet = true): void {
+  execFileSync('bash', [join(ROOT, 'scripts', script)], { stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'] });
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  up('temporal-up.sh', options.quiet ?? true);
+  up('docker-up.sh', options.quiet ?? true);
+  if (options.quiet ?? true) {
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      // already installed in this process
+    }
+  }
+  mkdirSync(options.workDir, { recursive: true });
+  const { path: repo } = await createExampleRepo(join(options.workDir, 'fraud-detector'));
+  const docker = new Docker();
+  const gateway = await startGateway({ port: options.gatewayPort ?? 0, stateDir: join(options.workDir, 'gateway'), docker, refreshIntervalMs: 1000 });
+  const config = configSchema.parse({
+    taskQueue: options.taskQueue ?? `tandem-${options.model}`,
+    environments: {
+      [ENV]: {
+        target: { kind: 'docker', network: 'tandem' },
+        registry: { url: '127.0.0.1:5000', insecure: true },
+        traffic: { router: 'gateway', url: gateway.adminUrl },
+        build: { buildArgs: { BASE_IMAGE: 'tandem/node-base:20' } },
+      },
+    },
+    models: { [options.model]: { repo, environment: ENV } },
+  });
+  const worker = await startWorker(config, { cacheDir: join(options.workDir, 'worker'), namespace: options.namespace });
+  const client = await TandemClient.connect({ namespace: options.namespace, taskQueue: config.taskQueue });
+  const stack: Stack = {
+    config,
+    client,
+    gateway,
+    worker,
+    docker,
+    model: options.model,
+    repo,
+    async stop() {
+      await client.close();
+      await worker.stop();
+      // a test may have replaced the gateway (restart): close the current one
+      await stack.gateway.close();
+    },
+  };
+  return stack;
+}
+
+/** Removes every container of a model (all versions), so a run starts from nothing. */
+export async function removeModelContainers(docker: Docker, model: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`tandem.model=${model}`] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+}
+
+export interface TrafficTally {
+  total: number;
+  failed: number;
+  byVersion: Record<string, number>;
+  errors: string[];
+}
+
+/**
+ * Sends prediction requests through the gateway at a steady rate until stopped, counting answers
+ * per serving version and failures (non-2xx or network errors).
+ */
+export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 20, headers: Record<string, string> = {}) {
+  const tally: TrafficTally = { total: 0, failed: 0, byVersion: {}, errors: [] };
+  let stopped = false;
+  const inFlight = new Set<Promise<void>>();
+  const one = async () => {
+    try {
+      const res = await fetch(`${gatewayUrl}/${model}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await res.arrayBuffer();
+      tally.total++;
+      const version = res.headers.get('x-served-by-version') ?? 'none';
+      tally.byVersion[version] = (tally.byVersion[version] ?? 0) + 1;
+      if (!res.ok) {
+        tally.failed++;
+        if (tally.errors.length < 20) tally.errors.push(`${res.status} from ${version}`);
+      }
+    } catch (err) {
+      tally.total++;
+      tally.failed++;
+      if (tally.errors.length < 20) tally.errors.push((err as Error).message);
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      const p = one().finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      await new Promise((r) => setTimeout(r, 1000 / ratePerSecond));
+    }
+    await Promise.all(inFlight);
+  })();
+  return {
+    tally,
+    async stop(): Promise<TrafficTally> {
+      stopped = true;
+      await loop;
+      return tally;
+    },
+  };
+}
+
+/** Sends `count` requests and counts the serving version of each. */
+export async function sample(gatewayUrl: string, model: string, count: number, headers: Record<string, string> = {}): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${gatewayUrl}/${model}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 }),
+    });
+    await res.arrayBuffer();
+    const version = res.ok ? (res.headers.get('x-served-by-version') ?? 'none') : `HTTP ${res.status}`;
+    counts[version] = (counts[version] ?? 0) + 1;
+  }
+  return counts;
+}
