@@ -45,7 +45,7 @@ export function versionsTable(state: ModelState): string {
       v.commit.slice(0, 12),
       v.digest.slice(0, 19),
       v.deployedAt.replace('T', ' ').slice(0, 19),
-      v.releaseId.split('/').slice(0, 3).join('/'),
+      shortRelease(v.releaseId),
     ]);
   }
   return table(rows);
@@ -54,4 +54,11 @@ export function versionsTable(state: ModelState): string {
 export function historyTable(entries: ReleaseHistoryEntry[]): string {
   if (!entries.length) return 'no releases';
   return table([['STARTED', 'VERSION', 'STAGE', 'WORKFLOW', 'RUN'], ...entries.map((e) => [e.startTime.replace('T', ' ').slice(0, 19), e.version, e.stage, e.status, e.runId])]);
+}
+
+/** `release/<env>/<model>/<run id>` shortened to the workflow id and the run's first 8 characters. */
+function shortRelease(releaseId: string): string {
+  const parts = releaseId.split('/');
+  const run = parts.pop() ?? '';
+  return parts.length ? `${parts.join('/')} (run ${run.slice(0, 8)})` : releaseId;
 }

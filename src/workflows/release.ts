@@ -178,7 +178,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       status.digest = image.digest;
       note(image.built ? `built ${image.image}@${image.digest}` : `reused ${image.image}@${image.digest} (same commit)`);
 
-      enter('deploying', `deploying ${version} beside ${stable ?? 'no stable version'}`);
+      enter('deploying', stable ? `deploying ${version} beside ${stable}` : `deploying ${version} (no version serves ${model} here yet)`);
       deployStarted = true;
       const deployed = await activities('deploy', `deploy ${model} ${version} to ${environment}`).deployVersion({
         ...ref,
@@ -249,7 +249,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     trafficTouched = true;
     const applied = await activities('short', `route ${model}: ${formatWeights(state.weights)}`).setTraffic({ ...ref, ...state });
     status.weights = { ...applied.weights };
-    note(`traffic ${formatWeights(applied.weights)}`);
+    note(`traffic ${formatWeights(applied.weights)}${Object.keys(applied.weights).length ? '' : `; pinned only: ${applied.pinned.join(', ')}`}`);
   }
 
   async function runStep(step: PlanStep, index: number, spec: Spec): Promise<string> {
@@ -292,6 +292,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
             windowMs: step.intervalMs,
           });
           results.push(`${round}: ${result.outcome} (${result.detail})`);
+          note(`analysis ${round}/${step.count} of ${version}: ${result.outcome} — ${result.detail}`);
           if (result.outcome === 'fail') {
             throw ApplicationFailure.nonRetryable(`analysis failed: ${result.detail}`, FailureType.AnalysisFailed);
           }
@@ -322,7 +323,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     }
   }
 
-  async function rollBack(reason: string) {
+  async function rollBack(fullReason: string) {
+    // History lines stay one line; the full reason (e.g. a build log tail) is in status.reason.
+    const reason = fullReason.split('\n')[0]!;
     if (!deployStarted) {
       // Nothing was deployed and no traffic moved: the release simply failed, with its reason.
       status.outcome = 'failed';
@@ -348,7 +351,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
 
 function formatWeights(weights: Record<string, number>): string {
   const parts = Object.entries(weights).map(([v, w]) => `${v} ${w}%`);
-  return parts.length ? parts.join(', ') : 'no routes';
+  return parts.length ? parts.join(', ') : 'no unpinned routes';
 }
 
 /** The recorded reason for a rollback: who aborted, or which failure, with its type. */

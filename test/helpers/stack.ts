@@ -49,7 +49,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   up('docker-up.sh', options.quiet ?? true);
   if (options.quiet ?? true) {
     try {
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      Runtime.install({ logger: new DefaultLogger('ERROR') });
     } catch {
       // already installed in this process
     }
@@ -57,7 +57,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.workDir, { recursive: true });
   const { path: repo } = await createExampleRepo(join(options.workDir, 'fraud-detector'));
   const docker = new Docker();
-  const gateway = await startGateway({ port: options.gatewayPort ?? 0, stateDir: join(options.workDir, 'gateway'), docker, refreshIntervalMs: 1000 });
+  const gateway = await startGateway({
+    port: options.gatewayPort ?? 0,
+    stateDir: join(options.workDir, 'gateway'),
+    docker,
+    refreshIntervalMs: 1000,
+    log: options.quiet === false ? console.log : () => undefined,
+  });
   const config = configSchema.parse({
     taskQueue: options.taskQueue ?? `tandem-${options.model}`,
     environments: {

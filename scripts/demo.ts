@@ -1,0 +1,111 @@
+/**
+ * npm run demo: the whole mission on one machine. Brings up the Temporal dev server, the Docker
+ * engine and registry (scripts), a gateway and a worker (in this process), sends live traffic
+ * through the gateway, and releases the example model's tags one after another:
+ *   v1.0.0 first release (direct), v1.1.0 canary with an approval, v1.2.0 caught by its smoke
+ *   tests and rolled back, v1.3.0 failing to build.
+ * Re-running starts again from nothing (the registry keeps its images: builds are then reused).
+ *   --keep   leave the gateway and worker running at the end (Ctrl-C stops them)
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { ReleaseFailedError } from '../src/client';
+import { newHistoryLines, versionsTable } from '../src/cli/format';
+import type { ReleaseStatus } from '../src/workflows/messages';
+import { ENV, removeModelContainers, sendTraffic, startStack } from '../test/helpers/stack';
+
+const MODEL = 'fraud-detector';
+const GATEWAY_PORT = Number(process.env.TANDEM_GATEWAY_PORT ?? 7070);
+const UI = `http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}`;
+const home = join(process.env.TANDEM_HOME ?? join(homedir(), '.cache', 'tandem'), 'demo');
+const say = (text = '') => console.log(text);
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  const started = Date.now();
+  const keep = process.argv.includes('--keep');
+  say('tandem demo: releasing the example fraud-detector model on this machine\n');
+  rmSync(join(home, 'gateway'), { recursive: true, force: true });
+  mkdirSync(home, { recursive: true });
+  const stack = await startStack({ model: MODEL, workDir: home, namespace: 'default', gatewayPort: GATEWAY_PORT, taskQueue: 'tandem', quiet: true });
+  await removeModelContainers(stack.docker, MODEL);
+  const configPath = join(home, 'tandem.config.yaml');
+  writeFileSync(configPath, YAML.stringify({ ...stack.config, models: { [MODEL]: { repo: stack.repo, environment: ENV } } }));
+  say(`  Temporal Web UI   ${UI}`);
+  say(`  gateway           ${stack.gateway.url}/${MODEL}/predict`);
+  say(`  model repository  ${stack.repo} (tags v1.0.0 … v1.3.0)`);
+  say(`  configuration     ${configPath}\n`);
+
+  const { client } = stack;
+  let traffic: ReturnType<typeof sendTraffic> | undefined;
+  const release = async (tag: string, title: string, during?: (s: ReleaseStatus) => Promise<void>) => {
+    say(`── ${tag}: ${title}`);
+    const handle = await client.start({ model: MODEL, tag, environment: ENV, repoUrl: stack.repo, requestedBy: 'demo' });
+    let printed = 0;
+    let busy = false;
+    const onChange = (s: ReleaseStatus) => {
+      for (const line of newHistoryLines(s, printed)) say(`   ${line}`);
+      printed = s.history.length;
+      if (during && !busy && !s.outcome) {
+        busy = true;
+        void during(s).finally(() => (busy = false));
+      }
+    };
+    try {
+      const final = await client.wait(handle, onChange, 250);
+      say(`   => ${final.outcome}\n`);
+    } catch (err) {
+      if (!(err instanceof ReleaseFailedError)) throw err;
+      say(`   => ${(err.status as ReleaseStatus | undefined)?.outcome ?? 'failed'}: ${err.message.split('\n')[0]}\n`);
+    }
+  };
+
+  await release('v1.0.0', 'the first release of the model goes straight to 100%');
+  traffic = sendTraffic(stack.gateway.url, MODEL, 30);
+  say(`   live traffic: 30 requests/s through the gateway from now on\n`);
+
+  let approved = false;
+  await release('v1.1.0', 'new weights, as a canary with analysis and an approval gate', async (s) => {
+    if (s.waitingFor !== 'approval' || approved) return;
+    approved = true;
+    say(`   … waiting for approval. An operator approves with:`);
+    say(`       npx tandem release approve ${MODEL} --env ${ENV} --comment "canary looks healthy" --config ${configPath}`);
+    say(`     (the demo sends that approval in 3 s)`);
+    await pause(3000);
+    await client.act(MODEL, ENV, 'approve', { who: 'demo-operator', text: 'canary looks healthy' });
+  });
+
+  await release('v1.2.0', 'a version whose predictions fail: its smoke tests stop it before it takes traffic');
+  await release('v1.3.0', 'a version whose Dockerfile fails: nothing is deployed');
+
+  const tally = await traffic.stop();
+  traffic = undefined;
+  const state = await client.versions(MODEL, ENV);
+  say('── running versions');
+  say(versionsTable(state).replace(/^/gm, '   '));
+  say('');
+  say(`client requests through the gateway: ${tally.total} sent, ${tally.failed} failed (${Object.entries(tally.byVersion).map(([v, n]) => `${v}: ${n}`).join(', ')})`);
+  if (tally.failed) say(`   failures: ${tally.errors.join('; ')}`);
+  say(`demo took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  say(`\nSee every release in the Temporal Web UI:`);
+  say(`   ${UI}/namespaces/default/workflows?query=${encodeURIComponent(`TandemModel="${MODEL}"`)}`);
+
+  if (keep) {
+    say(`\nThe gateway and worker keep running (Ctrl-C stops them). Try:`);
+    say(`   curl -s -XPOST ${stack.gateway.url}/${MODEL}/predict -H 'X-Model-Version: v1.0.0' -d '{"amount":900,"country_risk":0.7,"velocity":4,"new_device":1}'`);
+    say(`   npx tandem versions ${MODEL} --config ${configPath}`);
+    say(`   npx tandem rollback ${MODEL} --to v1.0.0 --config ${configPath}`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+  await stack.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`demo failed: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  },
+);
