@@ -1,0 +1,85 @@
+/**
+ * How fast tandem takes traffic back, on the embedded default (real Temporal, Docker engine,
+ * registry, gateway, worker): the time from an abort request during a 50% canary until the
+ * gateway routes 100% to stable, and from a `rollback --to` request until the switch — with the
+ * number of client requests that failed meanwhile (live traffic at 50 requests/s). Prints JSON lines.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ENV, removeModelContainers, sendTraffic, startStack, type Stack } from '../test/helpers/stack';
+
+const ROUNDS = Number(process.env.BENCH_SWITCH_ROUNDS ?? 5);
+const MODEL = `bench-switch-${Date.now().toString(36).slice(-4)}`;
+const emit = (o: object) => console.log(JSON.stringify(o));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function routedTo(stack: Stack, version: string): Promise<boolean> {
+  const res = await fetch(`${stack.gateway.adminUrl}/_tandem/models/${MODEL}/traffic`);
+  const state = (await res.json()) as { weights?: Record<string, number> };
+  return state.weights?.[version] === 100;
+}
+
+async function timeUntilRouted(stack: Stack, version: string, request: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  const sent = request();
+  while (!(await routedTo(stack, version))) await new Promise((r) => setTimeout(r, 2));
+  const elapsed = performance.now() - t0;
+  await sent.catch(() => undefined);
+  return elapsed;
+}
+
+async function main() {
+  const stack = await startStack({ model: MODEL, workDir: mkdtempSync(join(tmpdir(), 'tandem-bench-')), namespace: 'tandem-test' });
+  const { client } = stack;
+  const start = (tag: string) => client.start({ model: MODEL, tag, environment: ENV, repoUrl: stack.repo, requestedBy: 'bench' });
+  const waitFor = async (pred: (s: { waitingFor?: string }) => boolean) => {
+    for (;;) {
+      const s = await client.status(MODEL, ENV);
+      if (pred(s)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await client.wait(await start('v1.0.0'));
+    const traffic = sendTraffic(stack.gateway.url, MODEL, 50);
+    const abortMs: number[] = [];
+    let abortFailed = 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      const handle = await start('v1.1.0');
+      await waitFor((s) => s.waitingFor === 'approval');
+      const failedBefore = traffic.tally.failed;
+      abortMs.push(await timeUntilRouted(stack, 'v1.0.0', () => client.act(MODEL, ENV, 'abort', { who: 'bench', text: `round ${i}` })));
+      await client.wait(handle).catch(() => undefined);
+      abortFailed += traffic.tally.failed - failedBefore;
+    }
+    emit({ name: 'abort_to_stable_100_median', value: Math.round(median(abortMs)), unit: 'ms', max: Math.round(Math.max(...abortMs)), rounds: ROUNDS });
+    emit({ name: 'abort_failed_client_requests', value: abortFailed, unit: 'requests', sent: traffic.tally.total, rate: '50/s' });
+
+    // Promote v1.1.0 so v1.0.0 is warm, then switch between them with `rollback --to`.
+    const handle = await start('v1.1.0');
+    await waitFor((s) => s.waitingFor === 'approval');
+    await client.act(MODEL, ENV, 'promote', { who: 'bench' });
+    await client.wait(handle);
+    const rollbackMs: number[] = [];
+    const failedBefore = traffic.tally.failed;
+    for (let i = 0; i < ROUNDS; i++) {
+      const to = i % 2 === 0 ? 'v1.0.0' : 'v1.1.0';
+      rollbackMs.push(await timeUntilRouted(stack, to, () => client.rollback({ model: MODEL, environment: ENV, to, requestedBy: 'bench' })));
+    }
+    const tally = await traffic.stop();
+    emit({ name: 'rollback_to_warm_version_median', value: Math.round(median(rollbackMs)), unit: 'ms', max: Math.round(Math.max(...rollbackMs)), rounds: ROUNDS });
+    emit({ name: 'rollback_failed_client_requests', value: tally.failed - failedBefore, unit: 'requests', sent: tally.total });
+  } finally {
+    await removeModelContainers(stack.docker, MODEL);
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
