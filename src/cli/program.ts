@@ -72,6 +72,9 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
       if (!repoUrl) throw new BadInputError(`no repository for ${model}: pass --repo URL or add models.${model}.repo to tandem.config.yaml`);
       await withClient(options, model, async (client, env) => {
         const handle = await client.start({ model, tag, environment: env, repoUrl, requestedBy: actor(options.by) });
+        if (!(await client.hasWorker())) {
+          process.stderr.write(`tandem: warning: no worker is polling task queue "${client.taskQueue}"; the release waits until one runs (tandem worker)\n`);
+        }
         if (!options.json || !options.wait) {
           out(options.json ? JSON.stringify({ workflowId: handle.workflowId, model, tag, environment: env }) : `started ${model} ${tag} → ${env} (workflow ${handle.workflowId})`);
         }

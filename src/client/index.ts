@@ -13,6 +13,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { releaseWorkflowId, rollbackWorkflowId } from '../naming/ids';
 import {
   statusQuery,
@@ -103,6 +104,16 @@ export class TandemClient {
     }
   }
 
+  /** Whether any worker polled the task queue recently; a release started without one waits for one. */
+  async hasWorker(): Promise<boolean> {
+    const response = await this.temporal.workflowService.describeTaskQueue({
+      namespace: this.temporal.options.namespace,
+      taskQueue: { name: this.taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    return (response.pollers?.length ?? 0) > 0;
+  }
+
   /** Handle of the latest release of the model in the environment. */
   releaseHandle(model: string, environment: string): WorkflowHandle {
     return this.temporal.workflow.getHandle(releaseWorkflowId(model, environment));
@@ -130,10 +141,17 @@ export class TandemClient {
     }
   }
 
-  /** Status of the latest release (running or finished); RefusedError when there is none. */
+  /**
+   * Status of the latest release (running or finished); RefusedError when there is none. A
+   * finished release's status is its recorded result, so reading it needs no running worker.
+   */
   async status(model: string, environment: string): Promise<ReleaseStatus> {
+    const handle = this.releaseHandle(model, environment);
     try {
-      return await this.releaseHandle(model, environment).query(statusQuery);
+      const description = await handle.describe();
+      if (description.status.name === 'RUNNING') return await handle.query(statusQuery);
+      const final = await finalStatus(handle);
+      return final ?? (await handle.query(statusQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new RefusedError(`${model} has no release in ${environment}`);
       throw err;
@@ -247,6 +265,16 @@ export class TandemClient {
 /** True when a failure type means the release failed because of its input. */
 export function isBadInputFailure(type: string | undefined): boolean {
   return type !== undefined && BAD_INPUT_TYPES.has(type);
+}
+
+/** The status a finished release recorded: its result, or the details of its failure. */
+async function finalStatus(handle: WorkflowHandle): Promise<ReleaseStatus | undefined> {
+  try {
+    return (await handle.result()) as ReleaseStatus;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return err.cause.details?.[0] as ReleaseStatus | undefined;
+    return undefined;
+  }
 }
 
 function isNotRunning(err: unknown): boolean {
