@@ -94,6 +94,9 @@ if engine_ready; then
 else
   # A dockerd that is still shutting down holds its pid file; give it a moment to go.
   for _ in $(seq 1 30); do alive "$(cat /var/run/docker.pid 2>/dev/null)" || break; sleep 0.5; done
+  # A killed dockerd that nobody reaped stays a zombie holding its pid, and dockerd refuses to
+  # start while its pid file names a process that exists: drop the file of a dead one.
+  alive "$(cat /var/run/docker.pid 2>/dev/null)" || as_root rm -f /var/run/docker.pid
   stop_orphan_containerd
   preferred=$(cat "$STATE/storage-driver" 2>/dev/null || echo overlay2)
   if start_dockerd "$preferred"; then :
