@@ -2,6 +2,10 @@
 import { Command, Option } from 'commander';
 import { BadInputError, ReleaseFailedError, type TandemClient } from '../client';
 import type { OperatorActionName, ReleaseStatus } from '../workflows/messages';
+import { loadConfig } from '../config/load';
+import { runGateway } from '../gateway/main';
+import { specJsonSchema } from '../spec/json-schema';
+import { runWorker } from '../worker';
 import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
 import { historyTable, newHistoryLines, statusText, versionsTable, weights } from './format';
 
@@ -166,8 +170,6 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .command('worker')
     .description('run a worker for the environments in the configuration')
     .action(async () => {
-      const { loadConfig } = await import('../config/load');
-      const { runWorker } = await import('../worker');
       await runWorker(loadConfig(program.opts().config));
     });
 
@@ -178,7 +180,6 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .option('--admin-port <port>', 'port for the admin API and metrics (default: same as --port)')
     .option('--state-dir <dir>', 'where routes are persisted', `${process.env.HOME}/.cache/tandem/gateway`)
     .action(async (options: { port: string; adminPort?: string; stateDir: string }) => {
-      const { runGateway } = await import('../gateway/main');
       await runGateway({ port: Number(options.port), adminPort: options.adminPort ? Number(options.adminPort) : undefined, stateDir: options.stateDir });
     });
 
@@ -186,7 +187,6 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .command('schema')
     .description('print the JSON Schema of tandem.yaml (for editors)')
     .action(async () => {
-      const { specJsonSchema } = await import('../spec/json-schema');
       out(JSON.stringify(specJsonSchema(), null, 2));
     });
 
