@@ -18,10 +18,14 @@ let config: string;
 
 /** Runs the CLI as its own process (asynchronously: the worker in this process must keep running). */
 function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tandemWith(config, ...args);
+}
+
+function tandemWith(configFile: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [join(ROOT, 'bin/tandem.js'), '--config', config, ...args],
+      [join(ROOT, 'bin/tandem.js'), '--config', configFile, ...args],
       { encoding: 'utf8', env: { ...process.env, TEMPORAL_NAMESPACE: NAMESPACE, TANDEM_ACTOR: 'ci-job-42' }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     );
@@ -106,6 +110,14 @@ describe('tandem CLI', () => {
     const watch = await tandem('release', 'watch', model);
     assert.equal(watch.code, 1);
     assert.match(watch.stdout, /aborted by ci-job-42: wrong build/);
+  });
+
+  it('tandem worker refuses, naming the key, an environment it cannot serve', async () => {
+    const bad = join(mkdtempSync(join(tmpdir(), 'tandem-cli-')), 'tandem.config.yaml');
+    writeFileSync(bad, 'environments:\n  prod:\n    target: { kind: kubernetes, namespace: models }\n    registry: { url: 127.0.0.1:5000 }\n    traffic: { router: gateway }\n');
+    const r = await tandemWith(bad, 'worker');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /environments\.prod\.traffic\.router: "gateway" .* use router: gateway-api or replica-ratio/);
   });
 
   it('status --json and history --json read finished releases', async () => {

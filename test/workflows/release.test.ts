@@ -76,6 +76,34 @@ describe('release workflow (real Temporal, activity doubles)', () => {
     }
   });
 
+  it('the Web UI story: search attributes track the stage; each activity and timer has a one-line summary', async () => {
+    const h = await harness({ specs: { 'v2.0.0': specs.canary }, ...stableV1 });
+    try {
+      const handle = await h.start('v2.0.0');
+      await h.until((s) => s.waitingFor === 'approval');
+      const described = await handle.describe();
+      assert.deepEqual(described.searchAttributes.TandemStage, ['rolling-out']);
+      assert.deepEqual(described.searchAttributes.TandemModel, [h.model]);
+      await h.client.act(h.model, 'test', 'approve', admin);
+      await h.client.wait(handle);
+      assert.deepEqual((await handle.describe()).searchAttributes.TandemStage, ['promoted']);
+      assert.equal(await (await handle.describe()).staticSummary(), `${h.model} v2.0.0 → test`);
+      const events = (await handle.fetchHistory()).events ?? [];
+      const summaries = events
+        .filter((e) => e.activityTaskScheduledEventAttributes || e.timerStartedEventAttributes)
+        .map((e) => {
+          const data = e.userMetadata?.summary?.data;
+          return data ? JSON.parse(Buffer.from(data).toString()) : undefined;
+        });
+      assert.ok(summaries.length > 5);
+      assert.ok(summaries.every((s) => typeof s === 'string' && s.length > 0), `every activity and timer has a summary: ${JSON.stringify(summaries)}`);
+      assert.ok(summaries.includes('build and push image of ' + h.model + ' v2.0.0'));
+      assert.ok(summaries.includes('approval of v2.0.0 (timeout 1h)'));
+    } finally {
+      await h.close();
+    }
+  });
+
   it('canary with approval: weights step 20 -> 50 -> 100, approval recorded with who and why', async () => {
     const h = await harness({ specs: { 'v2.0.0': specs.canary }, running: [runningVersion('v1.0.0')], traffic: { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' } });
     try {
