@@ -202,8 +202,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const body = await readJson(req);
       if (!body.ok) return sendJson(res, 400, { error: `(body): ${body.error}`, issues: [{ field: '(body)', message: body.error }] });
       const result = await serialized(async () => {
-        const mentioned = mentionedVersions(body.value);
-        if (discovery && mentioned.some((v) => endpointsOf(model, v).length === 0)) await discovery.refresh();
+        // A routing change is rare and follows a deploy: read the engine now, so the new table
+        // starts with every replica instead of waiting for the next event or periodic refresh.
+        if (discovery) await discovery.refresh();
         const parsed = parseTrafficState(model, body.value, (v) => endpointsOf(model, v).length > 0);
         if (!parsed.state) return parsed;
         await commit({ ...state, models: { ...state.models, [model]: parsed.state } });
@@ -330,11 +331,4 @@ async function readJson(req: http.IncomingMessage): Promise<{ ok: true; value: u
   } catch (error) {
     return { ok: false, error: `not JSON: ${(error as Error).message}` };
   }
-}
-
-function mentionedVersions(body: unknown): string[] {
-  const raw = (body ?? {}) as { weights?: unknown; pinned?: unknown };
-  const weights = typeof raw.weights === 'object' && raw.weights ? Object.keys(raw.weights) : [];
-  const pinned = Array.isArray(raw.pinned) ? raw.pinned.filter((v): v is string => typeof v === 'string') : [];
-  return [...weights, ...pinned];
 }
