@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { BuildService } from './activities';
+import { PrometheusAnalyzer } from './activities/analysis/prometheus';
 import { DockerTarget } from './activities/docker/target';
 import { createGatewayAnalyzer } from './activities/health/analysis';
 import { createImageActivities } from './activities/image';
@@ -39,7 +40,7 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
   return {
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
     router: new GatewayRouter(env.traffic.url),
-    analyzer: createGatewayAnalyzer(env.traffic.url),
+    analyzer: env.analysis ? new PrometheusAnalyzer(env.analysis.prometheus) : createGatewayAnalyzer(env.traffic.url),
     builder,
   };
 }
@@ -68,7 +69,7 @@ function buildKubernetesEnvironment(
   return {
     target: new KubernetesTarget(kubeConfig, { namespace }),
     router,
-    analyzer: createUnmeasuredAnalyzer(name),
+    analyzer: env.analysis ? new PrometheusAnalyzer({ ...env.analysis.prometheus, namespace }) : createUnmeasuredAnalyzer(name),
     builder,
   };
 }

@@ -49,6 +49,42 @@ const gatewayApiRouterSchema = z
   .strict();
 const replicaRatioRouterSchema = z.object({ router: z.literal('replica-ratio') }).strict();
 
+/**
+ * Placeholders of the Prometheus query templates (`{{version}}`, spaces inside the braces allowed),
+ * and the default templates: they fit a model server that exports the example's metrics
+ * (requests_total, errors_total counting 5xx answers, request_duration_seconds), labelled `version`.
+ */
+export const PROMETHEUS_PLACEHOLDERS = ['model', 'version', 'namespace', 'window'] as const;
+export const PROMETHEUS_PLACEHOLDER_PATTERN = /\{\{\s*([^}]*?)\s*\}\}/g;
+export const PROMETHEUS_DEFAULT_QUERIES = {
+  requests: 'sum(increase(requests_total{version="{{version}}"}[{{window}}]))',
+  errorRate: 'sum(increase(errors_total{version="{{version}}"}[{{window}}])) / sum(increase(requests_total{version="{{version}}"}[{{window}}]))',
+  latencyP95: 'histogram_quantile(0.95, sum by (le) (rate(request_duration_seconds_bucket{version="{{version}}"}[{{window}}]))) * 1000',
+} as const;
+
+const queryTemplate = (what: string, fallback: string) =>
+  z
+    .string()
+    .min(1)
+    .refine((template) => [...template.matchAll(PROMETHEUS_PLACEHOLDER_PATTERN)].every((m) => (PROMETHEUS_PLACEHOLDERS as readonly string[]).includes(m[1]!)), {
+      message: `uses an unknown placeholder; known: ${PROMETHEUS_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`,
+    })
+    .optional()
+    .describe(
+      `PromQL template for ${what}, evaluated once at the end of the window; {{model}}, {{version}}, {{namespace}} ` +
+        '(the Kubernetes namespace, empty for Docker) and {{window}} (the window as a Prometheus duration, e.g. 30s) are replaced. ' +
+        `Default: ${fallback}`,
+    );
+
+const prometheusAnalysisSchema = z
+  .object({
+    url: z.string().url().describe('Base URL of the Prometheus server (its HTTP API is at <url>/api/v1/query), e.g. http://prometheus.monitoring:9090.'),
+    errorRateQuery: queryTemplate('the error rate, 0..1', PROMETHEUS_DEFAULT_QUERIES.errorRate),
+    requestsQuery: queryTemplate('the number of requests in the window, compared with the rule\'s minRequests', PROMETHEUS_DEFAULT_QUERIES.requests),
+    latencyP95Query: queryTemplate('the p95 latency in milliseconds', PROMETHEUS_DEFAULT_QUERIES.latencyP95),
+  })
+  .strict();
+
 export const environmentSchema = z
   .object({
     target: z.discriminatedUnion('kind', [dockerTargetSchema, kubernetesTargetSchema]),
@@ -62,6 +98,15 @@ export const environmentSchema = z
       })
       .strict()
       .default({ buildArgs: {} }),
+    analysis: z
+      .object({
+        prometheus: prometheusAnalysisSchema.describe(
+          'Judge canary analysis steps with these Prometheus queries instead of the tandem gateway\'s counters (Docker) or not at all (Kubernetes).',
+        ),
+      })
+      .strict()
+      .optional()
+      .describe('Where analysis steps read a version\'s metrics.'),
   })
   .strict();
 

@@ -158,8 +158,25 @@ export function judge(window: TrafficSnapshot, rule: AnalysisRule): AnalysisResu
   const errors = Object.entries(window.byCode)
     .filter(([code]) => Number(code) >= 500)
     .reduce((sum, [, count]) => sum + count, 0);
-  const errorRate = requests > 0 ? errors / requests : 0;
-  const p95 = quantileMs(window.buckets, 0.95);
+  return judgeMeasures({ requests, errorRate: requests > 0 ? errors / requests : 0, p95LatencyMs: quantileMs(window.buckets, 0.95) }, rule);
+}
+
+/** What a window measured, however it was measured (gateway counters, a Prometheus query). */
+export interface WindowMeasures {
+  requests: number;
+  /** errors / requests, 0..1 */
+  errorRate: number;
+  /** undefined when nothing was observed */
+  p95LatencyMs?: number | undefined;
+}
+
+/**
+ * Judges measured traffic against the rule: `inconclusive` when fewer than rule.minRequests,
+ * `fail` when the error rate or p95 latency exceeds the rule, else `pass`. Pure.
+ */
+export function judgeMeasures(measures: WindowMeasures, rule: AnalysisRule): AnalysisResult {
+  const { requests, errorRate } = measures;
+  const p95 = measures.p95LatencyMs;
   const p95LatencyMs = p95 === undefined ? undefined : Math.round(p95 * 10) / 10;
   const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const parts = [

@@ -1,0 +1,177 @@
+/**
+ * Analysis of a version's live traffic from Prometheus, as Flagger and Argo Rollouts do it: wait
+ * the window, then ask Prometheus (HTTP API, instant queries) for the version's request count,
+ * error rate and p95 latency over that window, and judge them against the spec's rule. Works for
+ * any environment whose model servers Prometheus scrapes, Docker or Kubernetes, whatever routes
+ * the traffic. Read-only, so repeating a window is harmless.
+ *
+ * The queries are templates (config: environments.<name>.analysis.prometheus); the defaults fit a
+ * model server exporting the example's metrics (requests_total, errors_total,
+ * request_duration_seconds, labelled `version`).
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PROMETHEUS_DEFAULT_QUERIES, PROMETHEUS_PLACEHOLDER_PATTERN } from '../../config/schema';
+import { judgeMeasures } from '../health/analysis';
+import { fetchText } from '../health/http';
+import type { Analyzer } from '../target';
+import type { AnalysisInput, AnalysisResult } from '../types';
+
+/** The failure type of a query Prometheus refuses (HTTP 400 bad_data, or a result that is not one number). */
+export const InvalidAnalysisQuery = 'InvalidAnalysisQuery';
+
+export interface PrometheusAnalyzerOptions {
+  /** Prometheus base URL, e.g. http://127.0.0.1:9090 */
+  url: string;
+  errorRateQuery?: string | undefined;
+  requestsQuery?: string | undefined;
+  latencyP95Query?: string | undefined;
+  /** what `{{namespace}}` becomes: the Kubernetes namespace; '' by default */
+  namespace?: string | undefined;
+  /** default 5000 ms */
+  heartbeatEveryMs?: number | undefined;
+  /** deadline of one query; default 10000 ms */
+  queryTimeoutMs?: number | undefined;
+}
+
+type QueryName = 'requests' | 'errorRate' | 'latencyP95';
+const CONFIG_KEY: Record<QueryName, string> = { requests: 'requestsQuery', errorRate: 'errorRateQuery', latencyP95: 'latencyP95Query' };
+
+/** A query's single number, or undefined when Prometheus returned an empty vector. */
+type Reading = { value: number | undefined; promql: string };
+
+export class PrometheusAnalyzer implements Analyzer {
+  private readonly apiUrl: string;
+  private readonly templates: Record<QueryName, string>;
+
+  constructor(private readonly options: PrometheusAnalyzerOptions) {
+    this.apiUrl = `${options.url.replace(/\/+$/, '')}/api/v1/query`;
+    this.templates = {
+      requests: options.requestsQuery ?? PROMETHEUS_DEFAULT_QUERIES.requests,
+      errorRate: options.errorRateQuery ?? PROMETHEUS_DEFAULT_QUERIES.errorRate,
+      latencyP95: options.latencyP95Query ?? PROMETHEUS_DEFAULT_QUERIES.latencyP95,
+    };
+  }
+
+  /**
+   * Runs the queries once at the start (so a bad query or an unreachable Prometheus fails before
+   * the window, not after it), waits `input.windowMs` heartbeating every few seconds, then runs
+   * them at the window's end and judges: `inconclusive` when the request count is below
+   * rule.minRequests or a query the rule needs returned nothing; `fail` when the error rate or the
+   * p95 latency exceeds the rule; else `pass`. Throws a plain (retryable) Error when Prometheus
+   * cannot be reached or answers 5xx, a non-retryable InvalidAnalysisQuery ApplicationFailure naming
+   * the query when Prometheus refuses it, and the signal's reason when aborted.
+   */
+  async analyze(input: AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<AnalysisResult> {
+    const every = Math.max(100, this.options.heartbeatEveryMs ?? 5000);
+    const startedAt = Date.now();
+    await this.readAll(input, startedAt, signal);
+    heartbeat({ phase: 'window', startedAt, windowMs: input.windowMs });
+    for (;;) {
+      const left = startedAt + input.windowMs - Date.now();
+      if (left <= 0) break;
+      await sleep(Math.min(every, left), undefined, { signal }).catch((error: unknown) => {
+        signal.throwIfAborted(); // the signal's own reason (a CancelledFailure in an activity), not a generic AbortError
+        throw error;
+      });
+      heartbeat({ phase: 'window', startedAt, windowMs: input.windowMs, elapsedMs: Date.now() - startedAt });
+    }
+    const readings = await this.readAll(input, Date.now(), signal);
+    return this.judge(readings, input);
+  }
+
+  private judge(readings: Record<QueryName, Reading>, input: AnalysisInput): AnalysisResult {
+    const { requests, errorRate, latencyP95 } = readings;
+    const nothing = (name: QueryName): AnalysisResult => ({
+      outcome: 'inconclusive',
+      requests: Math.round(requests.value ?? 0),
+      errorRate: 0,
+      detail:
+        `the ${CONFIG_KEY[name]} returned nothing for ${input.model} ${input.version} (no series, or no data in the window): ${readings[name].promql}` +
+        ' — check that Prometheus scrapes the version and that the query selects its metrics',
+    });
+    if (requests.value === undefined) return nothing('requests');
+    const count = Math.round(requests.value);
+    // Without requests the default error rate is 0/0 (NaN, read as nothing): no errors either.
+    const rate = errorRate.value ?? (count === 0 ? 0 : undefined);
+    const measures = { requests: count, errorRate: rate ?? 0, p95LatencyMs: latencyP95.value };
+    if (count < input.rule.minRequests) return judgeMeasures(measures, input.rule); // inconclusive whatever the rest says
+    if (rate === undefined) return nothing('errorRate');
+    if (input.rule.maxP95LatencyMs !== undefined && latencyP95.value === undefined && count > 0) return nothing('latencyP95');
+    return judgeMeasures(measures, input.rule);
+  }
+
+  private async readAll(input: AnalysisInput, at: number, signal: AbortSignal): Promise<Record<QueryName, Reading>> {
+    const vars = { model: input.model, version: input.version, namespace: this.options.namespace ?? '', window: promDuration(input.windowMs) };
+    const names: QueryName[] = ['requests', 'errorRate', 'latencyP95'];
+    const values = await Promise.all(names.map((name) => this.query(name, renderQuery(this.templates[name], vars), at, signal)));
+    return Object.fromEntries(names.map((name, i) => [name, values[i]!])) as Record<QueryName, Reading>;
+  }
+
+  /** One instant query evaluated at `at` (ms since the epoch). */
+  private async query(name: QueryName, promql: string, at: number, signal: AbortSignal): Promise<Reading> {
+    const body = new URLSearchParams({ query: promql, time: (at / 1000).toFixed(3) });
+    let status: number;
+    let text: string;
+    try {
+      const read = await fetchText(this.apiUrl, this.options.queryTimeoutMs ?? 10_000, { method: 'POST', body }, signal);
+      status = read.response.status;
+      text = read.text;
+    } catch (error) {
+      signal.throwIfAborted();
+      throw new Error(`cannot query Prometheus at ${this.apiUrl}: ${(error as Error).message}`);
+    }
+    let answer: PrometheusAnswer | undefined;
+    try {
+      answer = JSON.parse(text) as PrometheusAnswer;
+    } catch {
+      answer = undefined;
+    }
+    const invalid = (why: string): ApplicationFailure =>
+      ApplicationFailure.nonRetryable(`the ${CONFIG_KEY[name]} ${why}: ${promql}`, InvalidAnalysisQuery);
+    if (status === 400 && answer?.errorType === 'bad_data') throw invalid(`is not valid PromQL (${answer.error ?? 'bad_data'})`);
+    if (!answer || answer.status !== 'success' || !answer.data) {
+      throw new Error(`Prometheus at ${this.apiUrl} answered ${status}${answer?.error ? `: ${answer.error}` : `: ${text.slice(0, 200)}`}`);
+    }
+    const { resultType, result } = answer.data;
+    if (resultType === 'scalar') return { value: sampleValue((result as [number, string])[1]), promql };
+    if (resultType !== 'vector') throw invalid(`returns a ${resultType}, not one number (an instant vector or scalar)`);
+    const samples = result as Array<{ metric: Record<string, string>; value: [number, string] }>;
+    if (samples.length === 0) return { value: undefined, promql };
+    if (samples.length > 1) throw invalid(`returns ${samples.length} series, not one number; aggregate it, e.g. sum(...)`);
+    return { value: sampleValue(samples[0]!.value[1]), promql };
+  }
+}
+
+/** A sample value as Prometheus writes it ("0.25", "+Inf", "NaN"); NaN (e.g. 0/0) reads as nothing. */
+function sampleValue(text: string): number | undefined {
+  const value = text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text);
+  return Number.isNaN(value) ? undefined : value;
+}
+
+interface PrometheusAnswer {
+  status?: string;
+  errorType?: string;
+  error?: string;
+  data?: { resultType: string; result: unknown };
+}
+
+/**
+ * A window in milliseconds as a Prometheus duration: whole seconds as `30s`, else `2500ms`. Pure.
+ */
+export function promDuration(ms: number): string {
+  const whole = Math.max(1, Math.round(ms));
+  return whole % 1000 === 0 ? `${whole / 1000}s` : `${whole}ms`;
+}
+
+/**
+ * Replaces `{{name}}` placeholders with values; values are escaped for a double-quoted PromQL
+ * string (backslash and quote). An unknown placeholder is left as is (Prometheus then refuses the
+ * query, naming it). Pure.
+ */
+export function renderQuery(template: string, vars: Record<string, string>): string {
+  return template.replace(PROMETHEUS_PLACEHOLDER_PATTERN, (whole, name: string) => {
+    const value = vars[name];
+    return value === undefined ? whole : value.replace(/[\\"]/g, (c) => `\\${c}`);
+  });
+}
