@@ -71,7 +71,7 @@ async function main() {
     if (s.waitingFor !== 'approval' || approved) return;
     approved = true;
     say(`   … waiting for approval. An operator approves with:`);
-    say(`       npx tandem release approve ${MODEL} --env ${ENV} --comment "canary looks healthy" --config ${configPath}`);
+    say(`       ./bin/tandem.js release approve ${MODEL} --env ${ENV} --comment "canary looks healthy" --config ${configPath}`);
     say(`     (the demo sends that approval in 3 s)`);
     await pause(3000);
     await client.act(MODEL, ENV, 'approve', { who: 'demo-operator', text: 'canary looks healthy' });
@@ -95,8 +95,8 @@ async function main() {
   if (keep) {
     say(`\nThe gateway and worker keep running (Ctrl-C stops them). Try:`);
     say(`   curl -s -XPOST ${stack.gateway.url}/${MODEL}/predict -H 'X-Model-Version: v1.0.0' -d '{"amount":900,"country_risk":0.7,"velocity":4,"new_device":1}'`);
-    say(`   npx tandem versions ${MODEL} --config ${configPath}`);
-    say(`   npx tandem rollback ${MODEL} --to v1.0.0 --config ${configPath}`);
+    say(`   ./bin/tandem.js versions ${MODEL} --config ${configPath}`);
+    say(`   ./bin/tandem.js rollback ${MODEL} --to v1.0.0 --config ${configPath}`);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
   await stack.stop();
