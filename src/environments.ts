@@ -3,7 +3,8 @@
  * and image builder, chosen by configuration. Refuses (ConfigError) an environment whose backend
  * this build of tandem does not implement, rather than serving it with anything fake.
  * Kubernetes environments: KubernetesTarget in the configured namespace, the Gateway API or
- * replica-ratio router, and an analyzer that answers `inconclusive` (no metrics source yet; see
+ * replica-ratio router. Analysis: Prometheus when `analysis.prometheus` is configured; else the
+ * tandem gateway's metrics (Docker) or an analyzer that answers `inconclusive` (Kubernetes, see
  * activities/kubernetes/analysis.ts). Images are built and pushed as for Docker environments.
  */
 import { join } from 'node:path';

@@ -15,5 +15,6 @@ export const FailureType = {
   UnknownEnvironment: 'UnknownEnvironment',
   TargetNotAvailable: 'TargetNotAvailable',
   VersionNotRunning: 'VersionNotRunning',
+  InvalidAnalysisQuery: 'InvalidAnalysisQuery',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
