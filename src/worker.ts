@@ -28,6 +28,9 @@ export async function startWorker(config: Config, options: { cacheDir?: string; 
     taskQueue: config.taskQueue,
     workflowsPath: require.resolve('./workflows'),
     activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git') }),
+    // Heartbeats carry cancellation back to a running build or deploy: flush them at least every
+    // 2 s (the default waits up to 80% of the heartbeat timeout), so an abort stops work promptly.
+    maxHeartbeatThrottleInterval: '2s',
   });
   const done = worker.run().finally(() => connection.close());
   return {

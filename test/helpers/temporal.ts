@@ -56,6 +56,7 @@ export async function startWorker(taskQueue: string, activities: object): Promis
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities,
+    maxHeartbeatThrottleInterval: '2s',
   });
   const running = worker.run();
   return {

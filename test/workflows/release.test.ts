@@ -148,6 +148,23 @@ describe('release workflow (real Temporal, activity doubles)', () => {
     }
   });
 
+  it('abort during a long deploy cancels the running activity and rolls back', async () => {
+    const h = await harness({ specs: { 'v2.0.0': specs.direct }, deployDelayMs: 60_000, ...stableV1 });
+    try {
+      const handle = await h.start('v2.0.0');
+      await h.until((s) => s.stage === 'deploying');
+      await new Promise((r) => setTimeout(r, 300));
+      await h.client.act(h.model, 'test', 'abort', { who: 'bob', text: 'wrong tag' });
+      const err = await failure(h.client.wait(handle));
+      assert.match(err.message, /aborted by bob: wrong tag/);
+      assert.equal(h.world.count('deployVersion'), 0, 'the deploy did not complete');
+      assert.equal(h.world.count('scaleDownVersion'), 1, 'whatever the deploy started is scaled down');
+      assert.deepEqual(h.world.traffic().weights, { 'v1.0.0': 100 });
+    } finally {
+      await h.close();
+    }
+  });
+
   it('approval timeout rolls back with the reason', async () => {
     const h = await harness({ specs: { 'v2.0.0': specs.approvalTimeout }, running: [runningVersion('v1.0.0')], traffic: { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' } });
     try {
