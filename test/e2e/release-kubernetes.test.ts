@@ -15,7 +15,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { simpleGit } from 'simple-git';
@@ -29,6 +28,7 @@ import { specSchema } from '../../src/spec/schema';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { startWorker, type WorkerHandle } from '../../src/worker';
 import { createExampleRepo } from '../../scripts/example-repo';
+import { applyTestGatewayClass, createTestGateway, createTestNamespace, eventually, startControlPlane } from '../helpers/kubernetes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
@@ -41,16 +41,6 @@ const CANDIDATE = 'v1.4.0';
 
 function up(script: string): string {
   return execFileSync('bash', [path.join(ROOT, 'scripts', script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_800_000 });
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 /**
@@ -87,44 +77,21 @@ describe('release on a real Kubernetes control plane (KWOK nodes, Gateway API)',
   before(async () => {
     up('temporal-up.sh');
     up('docker-up.sh');
-    const kubeconfig = up('k8s-up.sh').trim().split('\n').pop()!;
+    const controlPlane = startControlPlane();
+    const kubeconfig = controlPlane.kubeconfig;
+    kc = controlPlane.kc;
     try {
       Runtime.install({ logger: new DefaultLogger('WARN') });
     } catch {
       // already installed in this process
     }
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(kubeconfig);
     core = kc.makeApiClient(k8s.CoreV1Api);
     apps = kc.makeApiClient(k8s.AppsV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
 
-    await core.createNamespace({ body: { metadata: { name: NS, labels: { 'tandem.dev/test-run': RUN } } } });
-    // Pods can only be created once the namespace's default ServiceAccount exists.
-    await eventually(`ServiceAccount default in ${NS}`, () => core.readNamespacedServiceAccount({ name: 'default', namespace: NS }).then(() => true));
-    await custom.patchClusterCustomObject(
-      {
-        group: 'gateway.networking.k8s.io',
-        version: 'v1',
-        plural: 'gatewayclasses',
-        name: 'tandem-test',
-        body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'tandem-test' }, spec: { controllerName: 'tandem.dev/test' } },
-        fieldManager: 'tandem-test',
-      },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
-    );
-    await custom.createNamespacedCustomObject({
-      group: 'gateway.networking.k8s.io',
-      version: 'v1',
-      namespace: NS,
-      plural: 'gateways',
-      body: {
-        apiVersion: 'gateway.networking.k8s.io/v1',
-        kind: 'Gateway',
-        metadata: { name: GATEWAY },
-        spec: { gatewayClassName: 'tandem-test', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
-      },
-    });
+    await createTestNamespace(kc, NS, RUN);
+    await applyTestGatewayClass(kc);
+    await createTestGateway(kc, NS, GATEWAY);
 
     const workDir = mkdtempSync(path.join(os.tmpdir(), 'tandem-e2e-k8s-'));
     repo = (await createExampleRepo(path.join(workDir, 'fraud-detector'))).path;
@@ -214,8 +181,8 @@ describe('release on a real Kubernetes control plane (KWOK nodes, Gateway API)',
     assert.equal(candidate.spec?.template.spec?.containers[0]?.resources?.requests?.cpu, '5k', 'the API server canonicalises 5000 to 5k');
     assert.equal(candidate.metadata?.annotations?.[KubeAnnotation.digest], status.digest, 'the Deployment runs the image that was built');
     await eventually(`no pods of ${CANDIDATE}`, async () => {
-      const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: labelSelector(selectorLabels(MODEL, CANDIDATE)) });
-      return pods.items.length === 0 ? true : undefined;
+      const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: labelSelector(selectorLabels(MODEL, CANDIDATE)) }).catch(() => undefined);
+      return pods?.items.length === 0 ? true : undefined;
     });
     const stable = await apps.readNamespacedDeployment({ name: workloadName(MODEL, 'v1.0.0'), namespace: NS });
     assert.equal(stable.spec?.replicas, 2);

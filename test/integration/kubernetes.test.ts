@@ -10,7 +10,6 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseAllDocuments } from 'yaml';
@@ -23,6 +22,7 @@ import { configSchema } from '../../src/config/schema';
 import { buildEnvironments } from '../../src/environments';
 import { FailureType } from '../../src/errors';
 import { isDns1035Label, workloadName } from '../../src/naming/kubernetes';
+import { applyTestGatewayClass, createTestGateway, createTestNamespace, eventually, startControlPlane } from '../helpers/kubernetes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const RUN = Date.now().toString(36);
@@ -57,16 +57,6 @@ async function failure(promise: Promise<unknown>, type: string): Promise<string>
   assert.fail(`expected a ${type} failure`);
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
 describe('Kubernetes target and routers on a real control plane', () => {
   let kc: k8s.KubeConfig;
   let core: k8s.CoreV1Api;
@@ -75,55 +65,19 @@ describe('Kubernetes target and routers on a real control plane', () => {
   let target: KubernetesTarget;
 
   before(async () => {
-    const out = execFileSync('bash', [path.join(ROOT, 'scripts/k8s-up.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_800_000 });
-    kc = new k8s.KubeConfig();
-    kc.loadFromFile(out.trim().split('\n').pop()!);
+    kc = startControlPlane().kc;
     core = kc.makeApiClient(k8s.CoreV1Api);
     apps = kc.makeApiClient(k8s.AppsV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    for (const name of [NS, RBAC_NS]) await createNamespace(name);
-    await custom.patchClusterCustomObject(
-      {
-        group: 'gateway.networking.k8s.io',
-        version: 'v1',
-        plural: 'gatewayclasses',
-        name: 'tandem-test',
-        body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'tandem-test' }, spec: { controllerName: 'tandem.dev/test' } },
-        fieldManager: 'tandem-test',
-      },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
-    );
-    for (const namespace of [NS, RBAC_NS]) {
-      await custom.createNamespacedCustomObject({
-        group: 'gateway.networking.k8s.io',
-        version: 'v1',
-        namespace,
-        plural: 'gateways',
-        body: {
-          apiVersion: 'gateway.networking.k8s.io/v1',
-          kind: 'Gateway',
-          metadata: { name: GATEWAY },
-          spec: { gatewayClassName: 'tandem-test', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
-        },
-      });
-    }
+    for (const name of [NS, RBAC_NS]) await createTestNamespace(kc, name, RUN);
+    await applyTestGatewayClass(kc);
+    for (const namespace of [NS, RBAC_NS]) await createTestGateway(kc, namespace, GATEWAY);
     target = new KubernetesTarget(kc, { namespace: NS, progressEveryMs: 1000 });
   });
 
   after(async () => {
     for (const name of [NS, RBAC_NS]) await core.deleteNamespace({ name }).catch(() => undefined);
   });
-
-  async function createNamespace(name: string): Promise<void> {
-    await core.createNamespace({ body: { metadata: { name, labels: { 'tandem.dev/test-run': RUN } } } });
-    // Pods can only be created once the namespace's default ServiceAccount exists.
-    await eventually(`ServiceAccount default in ${name}`, () =>
-      core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(
-        () => true,
-        () => undefined,
-      ),
-    );
-  }
 
   async function deployment(version: string, namespace = NS): Promise<k8s.V1Deployment> {
     return apps.readNamespacedDeployment({ name: workloadName(MODEL, version), namespace });

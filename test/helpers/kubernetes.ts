@@ -1,0 +1,76 @@
+/**
+ * Set-up shared by the tests that run against the real Kubernetes control plane started by
+ * scripts/k8s-up.sh (kube-apiserver, controller-manager, scheduler, etcd, KWOK nodes).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
+
+const ROOT = join(__dirname, '..', '..');
+const GATEWAY_CLASS = 'tandem-test';
+
+/** Starts the control plane (fast when it runs) and loads the kubeconfig, the last line its script prints. */
+export function startControlPlane(): { kc: k8s.KubeConfig; kubeconfig: string } {
+  const out = execFileSync('bash', [join(ROOT, 'scripts', 'k8s-up.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_800_000 });
+  const kubeconfig = out.trim().split('\n').pop()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return { kc, kubeconfig };
+}
+
+/** Polls `fn` every 200 ms until it returns a value other than undefined; fails after `timeoutMs`. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** Creates namespace `name` labelled tandem.dev/test-run=`runLabel` and waits for its default ServiceAccount. */
+export async function createTestNamespace(kc: k8s.KubeConfig, name: string, runLabel: string): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name, labels: { 'tandem.dev/test-run': runLabel } } } });
+  // Pods can only be created once the namespace's default ServiceAccount exists.
+  await eventually(`ServiceAccount default in ${name}`, () =>
+    core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(
+      () => true,
+      () => undefined,
+    ),
+  );
+}
+
+/** Server-side-applies the cluster-wide `tandem-test` GatewayClass that test Gateways use. */
+export async function applyTestGatewayClass(kc: k8s.KubeConfig): Promise<void> {
+  await kc.makeApiClient(k8s.CustomObjectsApi).patchClusterCustomObject(
+    {
+      group: 'gateway.networking.k8s.io',
+      version: 'v1',
+      plural: 'gatewayclasses',
+      name: GATEWAY_CLASS,
+      body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: GATEWAY_CLASS }, spec: { controllerName: 'tandem.dev/test' } },
+      fieldManager: 'tandem-test',
+    },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+  );
+}
+
+/** Creates Gateway `gatewayName` of the `tandem-test` class, one HTTP listener on port 80, in `namespace`. */
+export async function createTestGateway(kc: k8s.KubeConfig, namespace: string, gatewayName: string): Promise<void> {
+  await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    namespace,
+    plural: 'gateways',
+    body: {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: gatewayName },
+      spec: { gatewayClassName: GATEWAY_CLASS, listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    },
+  });
+}
