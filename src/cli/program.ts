@@ -3,9 +3,7 @@ import { Command, Option } from 'commander';
 import { BadInputError, ReleaseFailedError, type TandemClient } from '../client';
 import type { OperatorActionName, ReleaseStatus } from '../workflows/messages';
 import { loadConfig } from '../config/load';
-import { runGateway } from '../gateway/main';
 import { specJsonSchema } from '../spec/json-schema';
-import { runWorker } from '../worker';
 import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
 import { historyTable, newHistoryLines, statusText, versionsTable, weights } from './format';
 
@@ -170,6 +168,10 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .command('worker')
     .description('run a worker for the environments in the configuration')
     .action(async () => {
+      // Loaded on demand: the worker and gateway pull in the Temporal worker, Docker and
+      // Kubernetes clients, which other commands do not need (CLI start-up stays quick).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runWorker } = require('../worker') as typeof import('../worker');
       await runWorker(loadConfig(program.opts().config));
     });
 
@@ -180,6 +182,8 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .option('--admin-port <port>', 'port for the admin API and metrics (default: same as --port)')
     .option('--state-dir <dir>', 'where routes are persisted', `${process.env.HOME}/.cache/tandem/gateway`)
     .action(async (options: { port: string; adminPort?: string; stateDir: string }) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runGateway } = require('../gateway/main') as typeof import('../gateway/main');
       await runGateway({ port: Number(options.port), adminPort: options.adminPort ? Number(options.adminPort) : undefined, stateDir: options.stateDir });
     });
 
