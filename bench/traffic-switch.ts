@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENV, removeModelContainers, sendTraffic, startStack, type Stack } from '../test/helpers/stack';
+import { ENV, removeModelContainers, sendTraffic, startStack, type Stack } from '../scripts/stack';
 
 const ROUNDS = Number(process.env.BENCH_SWITCH_ROUNDS ?? 5);
 const MODEL = `bench-switch-${Date.now().toString(36).slice(-4)}`;

@@ -14,7 +14,7 @@ import YAML from 'yaml';
 import { ReleaseFailedError } from '../src/client';
 import { newHistoryLines, versionsTable } from '../src/cli/format';
 import type { ReleaseStatus } from '../src/workflows/messages';
-import { ENV, removeModelContainers, sendTraffic, startStack } from '../test/helpers/stack';
+import { ENV, removeModelContainers, sendTraffic, startStack } from './stack';
 
 const MODEL = 'fraud-detector';
 const GATEWAY_PORT = Number(process.env.TANDEM_GATEWAY_PORT ?? 7070);

@@ -9,7 +9,6 @@
  */
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import type { BuildService } from './activities';
 import { PrometheusAnalyzer } from './activities/analysis/prometheus';
 import { DockerTarget } from './activities/docker/target';
 import { createGatewayAnalyzer } from './activities/health/analysis';
@@ -17,20 +16,20 @@ import { createImageActivities } from './activities/image';
 import { createUnmeasuredAnalyzer } from './activities/kubernetes/analysis';
 import { loadKubeConfig } from './activities/kubernetes/client';
 import { KubernetesTarget } from './activities/kubernetes/target';
-import type { Environment } from './activities/target';
+import type { Environment, ImageBuilder } from './activities/target';
 import { GatewayApiRouter } from './activities/traffic/gateway-api-router';
 import { GatewayRouter } from './activities/traffic/gateway-router';
 import { ReplicaRatioRouter } from './activities/traffic/replica-ratio-router';
 import { ConfigError } from './config/load';
 import type { Config, EnvironmentConfig } from './config/schema';
 
-export function buildEnvironments(config: Config, cacheDir: string): Record<string, Environment & { builder: BuildService }> {
-  const result: Record<string, Environment & { builder: BuildService }> = {};
+export function buildEnvironments(config: Config, cacheDir: string): Record<string, Environment> {
+  const result: Record<string, Environment> = {};
   for (const [name, env] of Object.entries(config.environments)) result[name] = buildEnvironment(name, env, cacheDir);
   return result;
 }
 
-function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string): Environment & { builder: BuildService } {
+function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string): Environment {
   if (env.target.kind === 'kubernetes') return buildKubernetesEnvironment(name, env, env.target, cacheDir);
   if (env.traffic.router !== 'gateway') {
     throw new ConfigError(`environments.${name}.traffic.router: "${env.traffic.router}" needs the kubernetes target; Docker environments use router: gateway`);
@@ -51,7 +50,7 @@ function buildKubernetesEnvironment(
   env: EnvironmentConfig,
   target: Extract<EnvironmentConfig['target'], { kind: 'kubernetes' }>,
   cacheDir: string,
-): Environment & { builder: BuildService } {
+): Environment {
   if (env.traffic.router === 'gateway') {
     throw new ConfigError(`environments.${name}.traffic.router: "gateway" (the tandem gateway) serves Docker environments; Kubernetes environments use router: gateway-api or replica-ratio`);
   }
@@ -76,7 +75,7 @@ function buildKubernetesEnvironment(
 }
 
 /** Builds on the given engine and pushes to the environment's registry; Git mirrors are shared with resolveTag. */
-function imageBuilder(env: EnvironmentConfig, docker: Docker, cacheDir: string): BuildService {
+function imageBuilder(env: EnvironmentConfig, docker: Docker, cacheDir: string): ImageBuilder {
   return createImageActivities({ docker, registry: env.registry, buildArgs: env.build.buildArgs, workDir: join(cacheDir, 'git') });
 }
 

@@ -1,21 +1,15 @@
 /**
  * createActivities: every activity the workflows call, wired to the environments the worker
- * built. Image builds go to the registry of the release's environment.
+ * built (each with its target, router, analyzer and image builder).
  */
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../errors';
 import { createGitActivities } from './git/resolve-tag';
 import { verifyVersion as healthChecks } from './health/verify';
 import { createEnvironmentActivities } from './release';
 import type { Environment } from './target';
-import type { BuildImageInput, BuiltImage, ReleaseActivities } from './types';
-
-export interface BuildService {
-  buildImage(input: BuildImageInput): Promise<BuiltImage>;
-}
+import type { ReleaseActivities } from './types';
 
 export interface ActivityDeps {
-  environments: Record<string, Environment & { builder: BuildService }>;
+  environments: Record<string, Environment>;
   gitCacheDir: string;
 }
 
@@ -23,12 +17,5 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
   return {
     ...createGitActivities({ cacheDir: deps.gitCacheDir }),
     ...createEnvironmentActivities(deps.environments, healthChecks),
-    async buildImage(input) {
-      const env = deps.environments[input.environment];
-      if (!env) {
-        throw ApplicationFailure.nonRetryable(`environment "${input.environment}" is not served by this worker`, FailureType.UnknownEnvironment);
-      }
-      return env.builder.buildImage(input);
-    },
   };
 }

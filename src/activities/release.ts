@@ -1,6 +1,6 @@
 /**
- * The release activities that act on an environment: deploy, verify, describe, route, analyse,
- * scale down, retire. Written once against the Target / TrafficRouter / Analyzer interfaces, so
+ * The release activities that act on an environment: build, deploy, verify, describe, route,
+ * analyse, scale down, retire. Written once against the Target / TrafficRouter / Analyzer interfaces, so
  * the Docker and Kubernetes backends share them. Each is idempotent because the interfaces are.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -10,6 +10,8 @@ import type { Spec } from '../spec/schema';
 import type { Environment } from './target';
 import type {
   AnalysisInput,
+  BuildImageInput,
+  BuiltImage,
   AnalysisResult,
   DeployedVersion,
   DeployVersionInput,
@@ -38,6 +40,11 @@ export function createEnvironmentActivities(environments: Record<string, Environ
   };
 
   return {
+    /** Builds and pushes the version's image with the environment's builder and registry. */
+    async buildImage(input: BuildImageInput): Promise<BuiltImage> {
+      return env(input.environment).builder.buildImage(input);
+    },
+
     /** Applies the version's workload and waits, heartbeating, until every replica is ready. */
     async deployVersion(input: DeployVersionInput): Promise<DeployedVersion> {
       const { target } = env(input.environment);

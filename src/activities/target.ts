@@ -53,9 +53,15 @@ export interface Analyzer {
   analyze(input: import('./types').AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<import('./types').AnalysisResult>;
 }
 
+/** Builds a version's image and pushes it to the environment's registry (activities/image/). */
+export interface ImageBuilder {
+  buildImage(input: import('./types').BuildImageInput): Promise<import('./types').BuiltImage>;
+}
+
 /** One configured environment, as the activities see it. */
 export interface Environment {
   target: Target;
   router: TrafficRouter;
   analyzer: Analyzer;
+  builder: ImageBuilder;
 }

@@ -16,7 +16,7 @@ export async function rollbackModel(input: RollbackInput): Promise<RollbackResul
   const ready = state.running.filter((v) => v.readyReplicas > 0);
   const to =
     input.to ??
-    [...ready].filter((v) => v.version !== from).sort((a, b) => (a.deployedAt < b.deployedAt ? 1 : -1))[0]?.version;
+    ready.filter((v) => v.version !== from).sort((a, b) => (a.deployedAt < b.deployedAt ? 1 : -1))[0]?.version;
   if (!to) {
     throw ApplicationFailure.nonRetryable(
       `no other running version of ${input.model} to roll back to (running: ${state.running.map((v) => v.version).join(', ') || 'none'})`,

@@ -37,11 +37,10 @@ describe('tandem CLI', () => {
     ensureTemporal();
     const world = createWorld({
       specs: { 'v2.0.0': specs.direct, 'v3.0.0': specs.direct, 'v4.0.0': specs.pauseForever },
-      failingChecks: [],
       running: [runningVersion('v1.0.0')],
       traffic: { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' },
     });
-    // v3.0.0 fails its smoke test: the double fails checks by name, so give v3 a failing spec name.
+    // v3.0.0 fails its health check, so a release of it is rolled back.
     world.activities.verifyVersion = async (input) => ({
       checks: [{ check: 'health', ok: input.version !== 'v3.0.0', observed: input.version === 'v3.0.0' ? 'status 503' : 'status 200' }],
     });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { RefusedError, ReleaseFailedError } from '../../src/client';
 import { startGateway } from '../../src/gateway';
 import type { ReleaseStatus } from '../../src/workflows/messages';
-import { ENV, removeModelContainers, sample, sendTraffic, startStack, type Stack } from '../helpers/stack';
+import { ENV, removeModelContainers, sample, sendTraffic, startStack, type Stack } from '../../scripts/stack';
 
 const MODEL = `fd-e2e-${Date.now().toString(36).slice(-5)}`;
 const NAMESPACE = 'tandem-test';

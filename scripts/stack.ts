@@ -8,14 +8,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { TandemClient } from '../../src/client';
-import type { Config } from '../../src/config/schema';
-import { configSchema } from '../../src/config/schema';
-import { startGateway, type Gateway } from '../../src/gateway';
-import { startWorker, type WorkerHandle } from '../../src/worker';
-import { createExampleRepo } from '../../scripts/example-repo';
+import { TandemClient } from '../src/client';
+import type { Config } from '../src/config/schema';
+import { configSchema } from '../src/config/schema';
+import { startGateway, type Gateway } from '../src/gateway';
+import { startWorker, type WorkerHandle } from '../src/worker';
+import { createExampleRepo } from './example-repo';
 
-export const ROOT = join(__dirname, '..', '..');
+export const ROOT = join(__dirname, '..');
 export const ENV = 'local';
 
 export interface Stack {
@@ -119,13 +119,7 @@ export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 2
   const inFlight = new Set<Promise<void>>();
   const one = async () => {
     try {
-      const res = await fetch(`${gatewayUrl}/${model}/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      await res.arrayBuffer();
+      const res = await predict(gatewayUrl, model, headers, 10_000);
       tally.total++;
       const version = res.headers.get('x-served-by-version') ?? 'none';
       tally.byVersion[version] = (tally.byVersion[version] ?? 0) + 1;
@@ -161,14 +155,21 @@ export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 2
 export async function sample(gatewayUrl: string, model: string, count: number, headers: Record<string, string> = {}): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (let i = 0; i < count; i++) {
-    const res = await fetch(`${gatewayUrl}/${model}/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 }),
-    });
-    await res.arrayBuffer();
+    const res = await predict(gatewayUrl, model, headers);
     const version = res.ok ? (res.headers.get('x-served-by-version') ?? 'none') : `HTTP ${res.status}`;
     counts[version] = (counts[version] ?? 0) + 1;
   }
   return counts;
+}
+
+/** One prediction request through the gateway, body read to the end. */
+async function predict(gatewayUrl: string, model: string, headers: Record<string, string>, timeoutMs?: number): Promise<Response> {
+  const res = await fetch(`${gatewayUrl}/${model}/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 }),
+    signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
+  });
+  await res.arrayBuffer();
+  return res;
 }
