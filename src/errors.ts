@@ -16,5 +16,6 @@ export const FailureType = {
   TargetNotAvailable: 'TargetNotAvailable',
   VersionNotRunning: 'VersionNotRunning',
   InvalidAnalysisQuery: 'InvalidAnalysisQuery',
+  InvalidTraffic: 'InvalidTraffic',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

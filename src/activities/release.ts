@@ -89,7 +89,7 @@ export function createEnvironmentActivities(environments: Record<string, Environ
       const { target, router } = env(input.environment);
       const total = Object.values(input.weights).reduce((a, b) => a + b, 0);
       if (Object.keys(input.weights).length && total !== 100) {
-        throw ApplicationFailure.nonRetryable(`weights must add up to 100, got ${total}`, 'InvalidTraffic');
+        throw ApplicationFailure.nonRetryable(`weights must add up to 100, got ${total}`, FailureType.InvalidTraffic);
       }
       const running = new Set((await target.list(input.model)).filter((v) => v.readyReplicas > 0).map((v) => v.version));
       const missing = Object.entries(input.weights).filter(([v, w]) => w > 0 && !running.has(v));

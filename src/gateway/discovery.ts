@@ -5,7 +5,7 @@
  * restarted gateway (or a restarted container with a new port) is routed again within seconds.
  */
 import type Docker from 'dockerode';
-import { Label } from '../activities/docker/labels';
+import { Label, publishedPort } from '../activities/docker/labels';
 
 /** model → version → base URLs of its running replicas */
 export type EndpointTable = Map<string, Map<string, string[]>>;
@@ -94,8 +94,7 @@ export class DockerDiscovery {
     for (const info of containers.sort((a, b) => Number(a.Labels[Label.replica]) - Number(b.Labels[Label.replica]))) {
       const model = info.Labels[Label.model];
       const version = info.Labels[Label.version];
-      const port = Number(info.Labels[Label.port]);
-      const published = info.Ports.find((p) => p.PrivatePort === port && p.PublicPort && p.Type === 'tcp');
+      const published = publishedPort(info);
       if (!model || !version || !published) continue;
       const host = published.IP && published.IP !== '0.0.0.0' && published.IP !== '::' ? published.IP : '127.0.0.1';
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${published.PublicPort}`;

@@ -112,5 +112,15 @@ export function splitModelPath(url: string): { model: string; path: string } | u
   if (!match) return undefined;
   let rest = match[2]!;
   if (rest === '' || rest.startsWith('?')) rest = `/${rest}`;
-  return { model: decodeURIComponent(match[1]!), path: rest };
+  const model = safeDecode(match[1]!);
+  return model === undefined ? undefined : { model, path: rest };
+}
+
+/** decodeURIComponent that answers undefined for a malformed escape (e.g. `%E0`) instead of throwing. */
+export function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }

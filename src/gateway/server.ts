@@ -26,7 +26,7 @@ import httpProxy from 'http-proxy';
 import type { TrafficState } from '../activities/types';
 import { DockerDiscovery } from './discovery';
 import { createMetrics } from './metrics';
-import { SERVED_BY_HEADER, VERSION_HEADER, isModelName, parseTrafficState, pickWeighted, splitModelPath } from './routes';
+import { SERVED_BY_HEADER, VERSION_HEADER, isModelName, parseTrafficState, pickWeighted, safeDecode, splitModelPath } from './routes';
 import { type GatewayState, loadState, saveState } from './state-file';
 
 export interface GatewayOptions {
@@ -127,11 +127,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       version = pickWeighted(routes.weights, Math.random()) ?? '';
       if (!version) return sendJson(res, 503, { error: `${model} has no version with traffic weight` });
     }
-    let urls = endpointsOf(model, version);
-    if (urls.length === 0 && discovery) {
-      await discovery.refresh();
-      urls = endpointsOf(model, version);
-    }
+    // No engine listing here: events, the periodic refresh and every routing change keep the table current.
+    const urls = endpointsOf(model, version);
     if (urls.length === 0) return sendJson(res, 503, { error: `${model} ${version} has no running replica` });
     const key = `${model}\u0000${version}`;
     const turn = roundRobin.get(key) ?? 0;
@@ -181,7 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     const traffic = /^\/_tandem\/models\/([^/]+)\/traffic$/.exec(pathname);
     const endpoints = /^\/_tandem\/models\/([^/]+)\/versions\/([^/]+)\/endpoints$/.exec(pathname);
-    const model = decodeURIComponent((traffic ?? endpoints)?.[1] ?? '');
+    const model = safeDecode((traffic ?? endpoints)?.[1] ?? '') ?? '';
     if ((traffic || endpoints) && !isModelName(model)) {
       return sendJson(res, 400, { error: `model: "${model}" is not a model name (lowercase letters, digits and "-")`, field: 'model' });
     }
@@ -219,7 +216,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     if (endpoints && (method === 'PUT' || method === 'DELETE')) {
-      const version = decodeURIComponent(endpoints[2]!);
+      const version = safeDecode(endpoints[2]!);
+      if (version === undefined) return sendJson(res, 400, { error: 'version: the path segment is not valid percent-encoding', field: 'version' });
       let urls: string[] = [];
       if (method === 'PUT') {
         const body = await readJson(req);

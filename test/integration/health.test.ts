@@ -154,14 +154,13 @@ describe('health verification and analysis of real versions', () => {
     assert.match(starved.detail, /fewer than the 100000 needed/);
   });
 
-  it('stops waiting when the signal aborts', async () => {
+  // The window is 10 minutes, the test's own timeout 30 s: only the abort can end it in time.
+  it('stops waiting when the signal aborts', { timeout: 30_000 }, async () => {
     const controller = new AbortController();
-    const started = Date.now();
     setTimeout(() => controller.abort(new Error('release aborted')), 200);
     await assert.rejects(
-      analyzeFromGateway(`${gateway.adminUrl}/metrics`, MODEL, 'v1.0.0', { maxErrorRate: 0.05, minRequests: 1 }, 60_000, { signal: controller.signal }),
+      analyzeFromGateway(`${gateway.adminUrl}/metrics`, MODEL, 'v1.0.0', { maxErrorRate: 0.05, minRequests: 1 }, 600_000, { signal: controller.signal }),
       /release aborted/,
     );
-    assert.ok(Date.now() - started < 5000);
   });
 });

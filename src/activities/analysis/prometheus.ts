@@ -11,6 +11,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FailureType } from '../../errors';
 import { PROMETHEUS_DEFAULT_QUERIES, PROMETHEUS_PLACEHOLDER_PATTERN } from '../../config/schema';
 import { judgeMeasures } from '../health/analysis';
 import { fetchText } from '../health/http';
@@ -18,7 +19,6 @@ import type { Analyzer } from '../target';
 import type { AnalysisInput, AnalysisResult } from '../types';
 
 /** The failure type of a query Prometheus refuses (HTTP 400 bad_data, or a result that is not one number). */
-export const InvalidAnalysisQuery = 'InvalidAnalysisQuery';
 
 export interface PrometheusAnalyzerOptions {
   /** Prometheus base URL, e.g. http://127.0.0.1:9090 */
@@ -128,7 +128,7 @@ export class PrometheusAnalyzer implements Analyzer {
       answer = undefined;
     }
     const invalid = (why: string): ApplicationFailure =>
-      ApplicationFailure.nonRetryable(`the ${CONFIG_KEY[name]} ${why}: ${promql}`, InvalidAnalysisQuery);
+      ApplicationFailure.nonRetryable(`the ${CONFIG_KEY[name]} ${why}: ${promql}`, FailureType.InvalidAnalysisQuery);
     if (status === 400 && answer?.errorType === 'bad_data') throw invalid(`is not valid PromQL (${answer.error ?? 'bad_data'})`);
     if (!answer || answer.status !== 'success' || !answer.data) {
       throw new Error(`Prometheus at ${this.apiUrl} answered ${status}${answer?.error ? `: ${answer.error}` : `: ${text.slice(0, 200)}`}`);

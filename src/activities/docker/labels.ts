@@ -4,6 +4,7 @@
  * worker or gateway that restarts loses nothing. Pure.
  */
 import { createHash } from 'node:crypto';
+import type Docker from 'dockerode';
 
 /** Label keys set on every container tandem runs. */
 export const Label = {
@@ -77,4 +78,10 @@ export function repositoryOf(image: string): string {
   const slash = noDigest.lastIndexOf('/');
   const colon = noDigest.lastIndexOf(':');
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** The host port the engine published for the container's model port (label `tandem.port`), if any. */
+export function publishedPort(info: Pick<Docker.ContainerInfo, 'Labels' | 'Ports'>): Docker.Port | undefined {
+  const port = Number(info.Labels[Label.port]);
+  return info.Ports.find((p) => p.PrivatePort === port && p.PublicPort && p.Type === 'tcp');
 }

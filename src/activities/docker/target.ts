@@ -14,7 +14,7 @@ import { fetchText } from '../health/http';
 import { describeNetworkError } from '../health/verify';
 import type { DeployedVersion, RunningVersion } from '../types';
 import type { ProgressFn, Target, VersionWorkload } from '../target';
-import { Label, containerName, labelFilters, memoryBytes, nanoCpus, networkAlias, repositoryOf } from './labels';
+import { Label, containerName, labelFilters, memoryBytes, nanoCpus, networkAlias, publishedPort, repositoryOf } from './labels';
 
 /** Credentials for pulling from a registry that needs them (the local registry does not). */
 export interface RegistryAuth {
@@ -241,8 +241,7 @@ export class DockerTarget implements Target {
   private async containers(model: string, version: string | undefined, all: boolean): Promise<Replica[]> {
     const infos = await this.docker.listContainers({ all, filters: { label: labelFilters(model, version) } });
     return infos.map((info) => {
-      const port = Number(info.Labels[Label.port]);
-      const published = info.Ports.find((p) => p.PrivatePort === port && p.PublicPort && p.Type === 'tcp');
+      const published = publishedPort(info);
       return {
         id: info.Id,
         name: (info.Names[0] ?? '').replace(/^\//, ''),

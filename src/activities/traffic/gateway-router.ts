@@ -4,12 +4,13 @@
  * in-flight requests are never dropped.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../errors';
 import { fetchText } from '../health/http';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
 
-/** Failure type of a traffic state the gateway refuses (bad weights, unreachable version). */
-export const INVALID_TRAFFIC = 'InvalidTraffic';
+/** Failure type of a traffic state a router refuses (bad weights, unreachable version). */
+export const INVALID_TRAFFIC = FailureType.InvalidTraffic;
 
 /**
  * Talks to `tandem gateway` at `adminUrl` (e.g. http://127.0.0.1:7070). Throws a plain Error
