@@ -23,9 +23,18 @@ const RUN = Date.now().toString(36);
 const ECHO_IMAGE = 'tandem-test/echo:1';
 
 /** A local HTTP server standing for one replica of a version: answers its name, `/slow?ms=` waits, `/fail` answers 500. */
-async function versionServer(version: string, replica = 0): Promise<{ url: string; close: () => Promise<void> }> {
+interface VersionServer {
+  url: string;
+  /** requests received so far, by path */
+  received: Map<string, number>;
+  close: () => Promise<void>;
+}
+
+async function versionServer(version: string, replica = 0): Promise<VersionServer> {
+  const received = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    received.set(url.pathname, (received.get(url.pathname) ?? 0) + 1);
     const answer = (status: number): void => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ version, replica, path: url.pathname }));
@@ -36,6 +45,7 @@ async function versionServer(version: string, replica = 0): Promise<{ url: strin
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
     close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
   };
 }
@@ -78,7 +88,7 @@ describe('tandem gateway', () => {
   const model = `gw-${RUN}`;
   let stateDir: string;
   let gateway: Gateway;
-  const servers: Array<{ url: string; close: () => Promise<void> }> = [];
+  const servers: Array<VersionServer & { version: string }> = [];
 
   before(async () => {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
@@ -87,7 +97,7 @@ describe('tandem gateway', () => {
       const urls: string[] = [];
       for (let i = 0; i < replicas; i++) {
         const server = await versionServer(version, i);
-        servers.push(server);
+        servers.push({ ...server, version });
         urls.push(server.url);
       }
       const put = await admin(gateway, 'PUT', `models/${model}/versions/${version}/endpoints`, { urls });
@@ -184,7 +194,10 @@ describe('tandem gateway', () => {
     const inFlight = Array.from({ length: 30 }, () =>
       fetch(`${gateway.url}/${model}/slow?ms=800`).then(async (r) => ({ status: r.status, version: ((await r.json()) as { version: string }).version })),
     );
-    await sleep(200);
+    // Switch only once every slow request has reached v1 (no clock involved).
+    const slowAtV1 = () => servers.filter((s) => s.version === 'v1').reduce((n, s) => n + (s.received.get('/slow') ?? 0), 0);
+    for (let i = 0; i < 500 && slowAtV1() < 30; i++) await sleep(10);
+    assert.equal(slowAtV1(), 30, 'all 30 slow requests reached v1 before the switch');
     const switched = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v2: 100 }, pinned: [] });
     assert.equal(switched.status, 200);
     const after = await servedBy(`${gateway.url}/${model}/predict`, 20);
@@ -211,8 +224,9 @@ describe('tandem gateway', () => {
     const before = await read();
     await servedBy(`${gateway.url}/${model}/predict`, 25);
     await servedBy(`${gateway.url}/${model}/fail`, 5);
-    await sleep(50);
-    const afterText = await read();
+    // Counters are updated when each response closes: read until all 30 are in (bounded).
+    let afterText = await read();
+    for (let i = 0; i < 100 && value(afterText, count) - value(before, count) < 30; i++) afterText = await read();
     assert.equal(value(afterText, ok) - value(before, ok), 25);
     assert.equal(value(afterText, failed) - value(before, failed), 5);
     assert.equal(value(afterText, upstreamErrors) - value(before, upstreamErrors), 5);
