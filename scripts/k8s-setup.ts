@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { isNotFound } from '../src/activities/kubernetes/errors';
 
 async function main(argv: string[]): Promise<void> {
   let nodes: string[] = [];
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
     try {
       await core.readNode({ name });
     } catch (error) {
-      if ((error as { code?: number }).code !== 404) throw error;
+      if (!isNotFound(error)) throw error;
       await core.createNode({
         body: {
           metadata: {

@@ -42,14 +42,13 @@ export const VERSION_HEADER = 'X-Model-Version';
 const DNS_LABEL_MAX = 63;
 const HASH_LENGTH = 8;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /**
  * `HASH_LENGTH` hex digits of a 64-bit FNV-1a hash over the parts, separated so ("a","bc") ≠
  * ("ab","c"). Not cryptographic: it only keeps names of different tags apart.
  */
-export function shortHash(...parts: string[]): string {
+function shortHash(...parts: string[]): string {
   const text = parts.join('\0');
   const prime = 0x100000001b3n;
   const mask = (1n << 64n) - 1n;
@@ -64,11 +63,6 @@ export function shortHash(...parts: string[]): string {
 /** True when `name` is a DNS-1035 label (Service names): lowercase alphanumerics and `-`, starts with a letter, ≤ 63. */
 export function isDns1035Label(name: string): boolean {
   return name.length <= DNS_LABEL_MAX && DNS1035_LABEL.test(name);
-}
-
-/** True when `name` is a DNS-1123 label (namespace, container and most object names), ≤ 63. */
-export function isDns1123Label(name: string): boolean {
-  return name.length <= DNS_LABEL_MAX && DNS1123_LABEL.test(name);
 }
 
 /** True when `value` may be a label value: empty, or ≤ 63 alphanumerics, `-`, `_`, `.` starting and ending alphanumeric. */

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
+import { SSA } from '../../src/activities/kubernetes/client';
 
 const ROOT = join(__dirname, '..', '..');
 const GATEWAY_CLASS = 'tandem-test';
@@ -55,7 +56,7 @@ export async function applyTestGatewayClass(kc: k8s.KubeConfig): Promise<void> {
       body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: GATEWAY_CLASS }, spec: { controllerName: 'tandem.dev/test' } },
       fieldManager: 'tandem-test',
     },
-    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+    SSA,
   );
 }
 

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,13 +58,14 @@ async function failure(promise: Promise<unknown>, type: string): Promise<string>
 
 describe('Kubernetes target and routers on a real control plane', () => {
   let kc: k8s.KubeConfig;
+  let kubeconfig: string;
   let core: k8s.CoreV1Api;
   let apps: k8s.AppsV1Api;
   let custom: k8s.CustomObjectsApi;
   let target: KubernetesTarget;
 
   before(async () => {
-    kc = startControlPlane().kc;
+    ({ kc, kubeconfig } = startControlPlane());
     core = kc.makeApiClient(k8s.CoreV1Api);
     apps = kc.makeApiClient(k8s.AppsV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -107,7 +107,6 @@ describe('Kubernetes target and routers on a real control plane', () => {
       ],
     );
     assert.equal(listed[0]!.releaseId, `release/test/${MODEL}/v1.0.0`);
-    assert.ok(listed[0]!.deployedAt <= listed[1]!.deployedAt);
 
     const d = await deployment('v1.0.0');
     assert.equal(d.metadata?.name, 'fraud-detector-v1-0-0');
@@ -163,12 +162,11 @@ describe('Kubernetes target and routers on a real control plane', () => {
       pod: { labels: { 'tandem.dev/kwok-fail': 'crash-loop' }, annotations: { 'tandem.dev/kwok-fail-message': 'loading weights: file is corrupt', 'tandem.dev/kwok-fail-exit-code': '3' } },
     });
     await failing.apply(workload('v1.2.0-broken', { replicas: 1 }));
-    const started = Date.now();
     const message = await failure(failing.waitReady(MODEL, 'v1.2.0-broken', 60_000, () => undefined), FailureType.DeployFailed);
     assert.match(message, /pod fraud-detector-v1-2-0-broken-[0-9a-f]+-[a-z0-9]+-[a-z0-9]+/);
     assert.match(message, /CrashLoopBackOff/);
     assert.match(message, /exited with code 3 \(Error\): loading weights: file is corrupt/);
-    assert.ok(Date.now() - started < 30_000, 'fails fast, not at the timeout');
+    assert.doesNotMatch(message, /not ready after/, 'fails on the crash loop, not at the timeout');
     await failing.remove(MODEL, 'v1.2.0-broken');
   });
 
@@ -266,7 +264,6 @@ describe('Kubernetes target and routers on a real control plane', () => {
   });
 
   it('is wired from tandem.config.yaml: kubernetes target, gateway-api router, inconclusive analyzer', async () => {
-    const kubeconfig = execFileSync('bash', [path.join(ROOT, 'scripts/k8s-up.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!;
     const config = (router: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       configSchema.parse({
         environments: { k8s: { target: { kind: 'kubernetes', kubeconfig, namespace: NS, ...extra }, registry: { url: '127.0.0.1:5000', insecure: true }, traffic: router } },

@@ -44,10 +44,13 @@ describe('kubernetes naming', () => {
       for (const tag of ODD_TAGS) {
         const name = workloadName(model, tag);
         assert.ok(isDns1035Label(name), `${JSON.stringify(name)} from (${model}, ${tag})`);
-        assert.equal(workloadName(model, tag), name, 'deterministic');
       }
       assert.ok(isDns1035Label(modelObjectName(model)), model);
     }
+    // Deterministic: pinned names, so a change of the slug or hash shows here (it would rename deployed objects).
+    assert.equal(workloadName('Weird_Model.Name', 'release/2024-05-01'), 'weird-model-name-release-2024-05-01-f59b7f8d');
+    assert.equal(workloadName('fraud-detector', 'v1.0.0+build.7'), 'fraud-detector-v1-0-0-build-7-5396bac9');
+    assert.equal(modelObjectName('Weird_Model.Name'), 'weird-model-name-f595fabd');
   });
 
   it('never gives two versions, or two models, the same name', () => {

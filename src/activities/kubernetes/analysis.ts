@@ -1,9 +1,10 @@
 /**
  * The analyzer of a Kubernetes environment that has no metrics source. With the Gateway API or
  * replica-ratio routers, requests do not pass through tandem, so tandem cannot count them; the
- * Gateway implementation's metrics (usually in Prometheus) can, and a Prometheus-backed analyzer
- * goes here once an environment can name its Prometheus in tandem.config.yaml. Until then every
- * analysis step is `inconclusive`, which the release treats like a gate a person must resume.
+ * Gateway implementation's metrics (usually in Prometheus) can: an environment that sets
+ * `analysis.prometheus` in tandem.config.yaml gets the PrometheusAnalyzer instead (environments.ts).
+ * Without it every analysis step is `inconclusive`, which the release treats like a gate a person
+ * must resume.
  */
 import type { Analyzer } from '../target';
 import type { AnalysisInput, AnalysisResult } from '../types';

@@ -11,6 +11,11 @@ export interface KubeConnection {
   context?: string;
 }
 
+/** Request options of a server-side apply patch. */
+export const SSA = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+/** Request options of a JSON merge patch. */
+export const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
 /**
  * Loads the kubeconfig the environment names. Throws an Error that says what is missing: an
  * unreadable or invalid file, an unknown context, or a configuration without a cluster.

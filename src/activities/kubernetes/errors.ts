@@ -34,7 +34,7 @@ interface StatusBody {
 }
 
 /** HTTP status of an API error, when the server answered. */
-export function statusCode(error: unknown): number | undefined {
+function statusCode(error: unknown): number | undefined {
   const { code, statusCode: status } = (error as ApiErrorLike | undefined) ?? {};
   if (typeof code === 'number') return code;
   return typeof status === 'number' ? status : undefined;
@@ -46,7 +46,7 @@ export function isNotFound(error: unknown): boolean {
 }
 
 /** The `Status` object of an API error's body, parsed when it came as text. */
-export function statusBody(error: unknown): StatusBody {
+function statusBody(error: unknown): StatusBody {
   const body = (error as ApiErrorLike | undefined)?.body;
   if (typeof body === 'string') {
     try {
@@ -59,7 +59,7 @@ export function statusBody(error: unknown): StatusBody {
 }
 
 /** `patch deployments.apps "x" in namespace "ns"` */
-export function describeCall(call: KubeCall): string {
+function describeCall(call: KubeCall): string {
   return `${call.verb} ${call.resource}${call.name ? ` "${call.name}"` : ''} in namespace "${call.namespace}"`;
 }
 
@@ -67,7 +67,7 @@ export function describeCall(call: KubeCall): string {
  * Field managers named in a server-side apply conflict (`conflict with "kubectl-edit" using apps/v1: .spec.replicas`),
  * with the fields each holds.
  */
-export function conflictManagers(error: unknown): Map<string, string[]> {
+function conflictManagers(error: unknown): Map<string, string[]> {
   const managers = new Map<string, string[]>();
   for (const cause of statusBody(error).details?.causes ?? []) {
     const match = /conflict with "([^"]+)"/.exec(cause.message ?? '');
@@ -79,17 +79,19 @@ export function conflictManagers(error: unknown): Map<string, string[]> {
   return managers;
 }
 
+/** Failure types that replace DeployFailed for a 409 conflict or a 400/422 refusal (the routers use InvalidTraffic). */
+export interface KubeFailureTypes {
+  conflict?: string;
+  invalid?: string;
+}
+
 /**
  * Turns any error of `call` into what the activity should throw: non-retryable
  * `PermissionDenied` (403, 401), `conflictType` (409 from server-side apply: the other field
  * managers are named), `TargetNotAvailable` (404 on a namespace), `invalidType` (400, 422);
  * a plain retryable Error for everything else (network, 429, 5xx, 404 of the object itself).
  */
-export function kubeFailure(
-  error: unknown,
-  call: KubeCall,
-  types: { conflict?: string; invalid?: string } = {},
-): Error {
+export function kubeFailure(error: unknown, call: KubeCall, types: KubeFailureTypes = {}): Error {
   if (error instanceof ApplicationFailure) return error;
   const code = statusCode(error);
   const status = statusBody(error);
@@ -116,7 +118,7 @@ export function kubeFailure(
       if (managers.size === 0) return new Error(`conflict while trying to ${what}: ${apiMessage}`);
       const owners = [...managers].map(([manager, fields]) => `"${manager}" (${fields.join(', ') || 'fields'})`).join(', ');
       return ApplicationFailure.nonRetryable(
-        `cannot ${what}: fields tandem applies are owned by another field manager: ${owners}. Remove that manager's changes, or let tandem take the fields over with force`,
+        `cannot ${what}: fields tandem applies are owned by another field manager: ${owners}. Remove that manager's ownership of those fields, or delete the object so that tandem creates it anew`,
         types.conflict ?? FailureType.DeployFailed,
       );
     }
@@ -135,5 +137,27 @@ export function kubeFailure(
     }
     default:
       return new Error(`the Kubernetes API answered ${code} while trying to ${what}: ${apiMessage}`);
+  }
+}
+
+/** Runs one API call `fn`; any error it throws becomes kubeFailure(error, call, types). */
+export async function kubeCall<T>(call: KubeCall, fn: () => Promise<T>, types?: KubeFailureTypes): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw kubeFailure(error, call, types);
+  }
+}
+
+/**
+ * Like kubeCall, but a 404 Not Found answer is `undefined` instead of an error: a get of an
+ * object that does not exist, or a delete of one already gone.
+ */
+export async function kubeRead<T>(call: KubeCall, fn: () => Promise<T>, types?: KubeFailureTypes): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw kubeFailure(error, call, types);
   }
 }

@@ -11,13 +11,13 @@ import { durationMs } from '../../spec/duration';
 import type { VersionWorkload } from '../target';
 
 /** Name of the model server's container in every pod. */
-export const CONTAINER_NAME = 'model';
+const CONTAINER_NAME = 'model';
 /** Name of the container port (and the Service's target port). */
 export const PORT_NAME = 'http';
 /** Highest replica count the target accepts. */
-export const MAX_REPLICAS = 1000;
+const MAX_REPLICAS = 1000;
 /** Kubernetes' default progress deadline, used when the spec gives no readyTimeout. */
-export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 
 /** Extra metadata for every pod of a target (sidecar injection, cost labels, KWOK stages in tests). */
 export interface PodMetadata {
@@ -68,7 +68,7 @@ export function replicaProblems(replicas: number): string[] {
 }
 
 /** Labels on the version's Deployment, Service and pods. */
-export function versionLabels(workload: Pick<VersionWorkload, 'model' | 'version' | 'commit'>): Record<string, string> {
+function versionLabels(workload: Pick<VersionWorkload, 'model' | 'version' | 'commit'>): Record<string, string> {
   return {
     [KubeLabel.name]: labelValue(workload.model),
     [KubeLabel.managedBy]: MANAGED_BY,

@@ -11,7 +11,8 @@ import { FailureType } from '../../errors';
 import { KubeAnnotation, KubeLabel, MANAGED_BY, labelSelector, selectorLabels, workloadName } from '../../naming/kubernetes';
 import type { ProgressFn, Target, VersionWorkload } from '../target';
 import type { DeployedVersion, RunningVersion } from '../types';
-import { type KubeCall, isNotFound, kubeFailure } from './errors';
+import { MERGE, SSA } from './client';
+import { kubeCall, kubeFailure, kubeRead } from './errors';
 import { type PodMetadata, deploymentManifest, replicaProblems, serviceManifest, validateWorkload } from './manifests';
 import { type WatchEvent, type WatchSpec, WatchError, watchUntil } from './watch';
 
@@ -30,9 +31,6 @@ export interface KubernetesTargetOptions {
 
 /** Container waiting reasons that mean the pod will not become ready by itself. */
 const FATAL_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'ErrImageNeverPull']);
-
-const SSA = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
-const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 /**
  * Target implementation for one namespace of a Kubernetes cluster. Every method is idempotent:
@@ -80,11 +78,11 @@ export class KubernetesTarget implements Target {
     }
     const deployedAt = existing?.metadata?.annotations?.[KubeAnnotation.deployedAt] ?? new Date().toISOString();
     const manifest = deploymentManifest(workload, this.namespace, deployedAt, this.options.pod);
-    const applied = await this.call({ verb: 'patch', resource: 'deployments.apps', name }, () =>
+    const applied = await kubeCall({ verb: 'patch', resource: 'deployments.apps', name, namespace: this.namespace }, () =>
       this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body: manifest, fieldManager: this.fieldManager, force: this.options.force }, SSA),
     );
     const service = serviceManifest(workload, this.namespace);
-    await this.call({ verb: 'patch', resource: 'services', name }, () =>
+    await kubeCall({ verb: 'patch', resource: 'services', name, namespace: this.namespace }, () =>
       this.core.patchNamespacedService({ name, namespace: this.namespace, body: service, fieldManager: this.fieldManager, force: this.options.force }, SSA),
     );
     if (applied.spec?.replicas !== workload.spec.replicas) await this.setReplicas(name, workload.spec.replicas);
@@ -107,7 +105,7 @@ export class KubernetesTarget implements Target {
       throw ApplicationFailure.nonRetryable(`${model} ${version} has no Deployment in namespace ${this.namespace}; deploy it first`, FailureType.DeployFailed);
     }
     const podSelector = labelSelector(selectorLabels(model, version));
-    const podList = await this.call({ verb: 'list', resource: 'pods' }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector }));
+    const podList = await kubeCall({ verb: 'list', resource: 'pods', namespace: this.namespace }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector }));
     const pods = new Map<string, k8s.V1Pod>(podList.items.map((p) => [p.metadata!.name!, p]));
     let current: k8s.V1Deployment = deployment;
 
@@ -146,7 +144,7 @@ export class KubernetesTarget implements Target {
         query: { labelSelector: podSelector },
         resourceVersion: podList.metadata?.resourceVersion,
         relist: async () => {
-          const fresh = await this.call({ verb: 'list', resource: 'pods' }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector }));
+          const fresh = await kubeCall({ verb: 'list', resource: 'pods', namespace: this.namespace }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector }));
           pods.clear();
           for (const p of fresh.items) pods.set(p.metadata!.name!, p);
           return fresh.metadata?.resourceVersion;
@@ -185,7 +183,7 @@ export class KubernetesTarget implements Target {
    */
   async list(model: string): Promise<RunningVersion[]> {
     const selector = labelSelector({ ...selectorLabels(model), [KubeLabel.managedBy]: MANAGED_BY });
-    const list = await this.call({ verb: 'list', resource: 'deployments.apps' }, () => this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selector }));
+    const list = await kubeCall({ verb: 'list', resource: 'deployments.apps', namespace: this.namespace }, () => this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selector }));
     return list.items
       .filter((d) => d.metadata?.annotations?.[KubeAnnotation.model] === model)
       .map((d) => {
@@ -229,8 +227,8 @@ export class KubernetesTarget implements Target {
    */
   async remove(model: string, version: string): Promise<void> {
     const name = workloadName(model, version);
-    await this.ignoreMissing({ verb: 'delete', resource: 'services', name }, () => this.core.deleteNamespacedService({ name, namespace: this.namespace }));
-    await this.ignoreMissing({ verb: 'delete', resource: 'deployments.apps', name }, () =>
+    await kubeRead({ verb: 'delete', resource: 'services', name, namespace: this.namespace }, () => this.core.deleteNamespacedService({ name, namespace: this.namespace }));
+    await kubeRead({ verb: 'delete', resource: 'deployments.apps', name, namespace: this.namespace }, () =>
       this.apps.deleteNamespacedDeployment({ name, namespace: this.namespace, propagationPolicy: 'Background' }),
     );
   }
@@ -247,14 +245,9 @@ export class KubernetesTarget implements Target {
     if (!deployment || !deployment.spec?.replicas) {
       throw ApplicationFailure.nonRetryable(`${model} ${version} has no running replicas in namespace ${this.namespace}`, FailureType.VersionNotRunning);
     }
-    let service: k8s.V1Service;
-    try {
-      service = await this.core.readNamespacedService({ name, namespace: this.namespace });
-    } catch (error) {
-      if (isNotFound(error)) {
-        throw ApplicationFailure.nonRetryable(`${model} ${version} has no Service in namespace ${this.namespace}; deploy it again`, FailureType.VersionNotRunning);
-      }
-      throw kubeFailure(error, { verb: 'get', resource: 'services', name, namespace: this.namespace });
+    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace: this.namespace }, () => this.core.readNamespacedService({ name, namespace: this.namespace }));
+    if (!service) {
+      throw ApplicationFailure.nonRetryable(`${model} ${version} has no Service in namespace ${this.namespace}; deploy it again`, FailureType.VersionNotRunning);
     }
     const port = service.spec?.ports?.[0]?.port ?? 80;
     return `http://${name}.${this.namespace}.svc:${port}`;
@@ -262,18 +255,13 @@ export class KubernetesTarget implements Target {
 
   // ---------------------------------------------------------------- API helpers
 
-  private async readDeployment(name: string): Promise<k8s.V1Deployment | undefined> {
-    try {
-      return await this.apps.readNamespacedDeployment({ name, namespace: this.namespace });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw kubeFailure(error, { verb: 'get', resource: 'deployments.apps', name, namespace: this.namespace });
-    }
+  private readDeployment(name: string): Promise<k8s.V1Deployment | undefined> {
+    return kubeRead({ verb: 'get', resource: 'deployments.apps', name, namespace: this.namespace }, () => this.apps.readNamespacedDeployment({ name, namespace: this.namespace }));
   }
 
   /** Replica count through a merge patch (an update, not part of the applied configuration). */
   private async setReplicas(name: string, replicas: number): Promise<void> {
-    await this.call({ verb: 'patch', resource: 'deployments.apps', name }, () =>
+    await kubeCall({ verb: 'patch', resource: 'deployments.apps', name, namespace: this.namespace }, () =>
       this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body: { spec: { replicas } }, fieldManager: this.fieldManager }, MERGE),
     );
   }
@@ -290,23 +278,6 @@ export class KubernetesTarget implements Target {
       return mine.length ? `; events: ${mine.join(' | ')}` : '';
     } catch {
       return '';
-    }
-  }
-
-  private async call<T>(call: Omit<KubeCall, 'namespace'>, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw kubeFailure(error, { ...call, namespace: this.namespace });
-    }
-  }
-
-  private async ignoreMissing(call: Omit<KubeCall, 'namespace'>, fn: () => Promise<unknown>): Promise<void> {
-    try {
-      await fn();
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw kubeFailure(error, { ...call, namespace: this.namespace });
     }
   }
 }

@@ -12,22 +12,23 @@ import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { KubeAnnotation, KubeLabel, MANAGED_BY, VERSION_HEADER, labelValue, modelObjectName, selectorLabels, workloadName } from '../../naming/kubernetes';
-import { type KubeCall, isNotFound, kubeFailure } from '../kubernetes/errors';
+import { SSA } from '../kubernetes/client';
+import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
 import { INVALID_TRAFFIC } from './gateway-router';
 
-export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 const GATEWAY_API_VERSION = 'v1';
 const HTTPROUTES = 'httproutes';
 /** Gateway API allows at most 16 rules per HTTPRoute: 15 pins and the default rule. */
-export const MAX_PINNED = 15;
+const MAX_PINNED = 15;
 /** ... and at most 16 backendRefs per rule. */
-export const MAX_WEIGHTED = 16;
+const MAX_WEIGHTED = 16;
 /** Annotation holding `{ "<service>": "<version>" }` for every backend of the route. */
 const BACKENDS_ANNOTATION = 'tandem.dev/backends';
-
-const SSA = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+/** A refused or conflicting route is a traffic problem, not a failed deploy. */
+const TRAFFIC_FAILURES: KubeFailureTypes = { conflict: INVALID_TRAFFIC, invalid: INVALID_TRAFFIC };
 
 export interface GatewayApiRouterOptions {
   namespace: string;
@@ -36,7 +37,6 @@ export interface GatewayApiRouterOptions {
   /** namespace of the Gateway; default: the routes' namespace */
   gatewayNamespace?: string;
   fieldManager?: string;
-  force?: boolean;
 }
 
 interface BackendRef {
@@ -143,20 +143,14 @@ export class GatewayApiRouter implements TrafficRouter {
         rules,
       },
     };
-    await this.call({ verb: 'patch', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name }, () =>
-      this.custom.patchNamespacedCustomObject(
-        {
-          group: GATEWAY_API_GROUP,
-          version: GATEWAY_API_VERSION,
-          namespace: this.options.namespace,
-          plural: HTTPROUTES,
-          name,
-          body: route,
-          fieldManager: this.fieldManager,
-          force: this.options.force,
-        },
-        SSA,
-      ),
+    await kubeCall(
+      { verb: 'patch', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace },
+      () =>
+        this.custom.patchNamespacedCustomObject(
+          { group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name, body: route, fieldManager: this.fieldManager },
+          SSA,
+        ),
+      TRAFFIC_FAILURES,
     );
   }
 
@@ -173,51 +167,29 @@ export class GatewayApiRouter implements TrafficRouter {
   /** Deletes the model's HTTPRoute; a missing route is not an error. */
   async remove(model: string): Promise<void> {
     const name = modelObjectName(model);
-    try {
-      await this.custom.deleteNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name });
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw kubeFailure(error, { verb: 'delete', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace });
-    }
+    await kubeRead({ verb: 'delete', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace }, () =>
+      this.custom.deleteNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name }),
+    );
   }
 
   private async readRoute(model: string): Promise<HTTPRoute | undefined> {
     const name = modelObjectName(model);
-    try {
-      return (await this.custom.getNamespacedCustomObject({
-        group: GATEWAY_API_GROUP,
-        version: GATEWAY_API_VERSION,
-        namespace: this.options.namespace,
-        plural: HTTPROUTES,
-        name,
-      })) as HTTPRoute;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw kubeFailure(error, { verb: 'get', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace });
-    }
+    return (await kubeRead({ verb: 'get', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace }, () =>
+      this.custom.getNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name }),
+    )) as HTTPRoute | undefined;
   }
 
   private async servicePort(model: string, version: string, name: string): Promise<number> {
-    try {
-      const service = await this.core.readNamespacedService({ name, namespace: this.options.namespace });
-      return service.spec?.ports?.[0]?.port ?? 80;
-    } catch (error) {
-      if (isNotFound(error)) {
-        throw ApplicationFailure.nonRetryable(
-          `cannot route traffic to ${model} ${version}: it has no Service ${name} in namespace ${this.options.namespace}; deploy it first`,
-          FailureType.VersionNotRunning,
-        );
-      }
-      throw kubeFailure(error, { verb: 'get', resource: 'services', name, namespace: this.options.namespace });
+    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace: this.options.namespace }, () =>
+      this.core.readNamespacedService({ name, namespace: this.options.namespace }),
+    );
+    if (!service) {
+      throw ApplicationFailure.nonRetryable(
+        `cannot route traffic to ${model} ${version}: it has no Service ${name} in namespace ${this.options.namespace}; deploy it first`,
+        FailureType.VersionNotRunning,
+      );
     }
-  }
-
-  private async call<T>(call: Omit<KubeCall, 'namespace'>, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw kubeFailure(error, { ...call, namespace: this.options.namespace }, { conflict: INVALID_TRAFFIC, invalid: INVALID_TRAFFIC });
-    }
+    return service.spec?.ports?.[0]?.port ?? 80;
   }
 }
 

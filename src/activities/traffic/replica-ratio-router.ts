@@ -17,23 +17,22 @@ import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { KubeAnnotation, KubeLabel, MANAGED_BY, labelSelector, labelValue, modelObjectName, selectorLabels } from '../../naming/kubernetes';
-import { type KubeCall, isNotFound, kubeFailure } from '../kubernetes/errors';
+import { MERGE, SSA } from '../kubernetes/client';
+import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors';
 import { PORT_NAME } from '../kubernetes/manifests';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
 import { validateTrafficState } from './gateway-api-router';
 import { INVALID_TRAFFIC } from './gateway-router';
 
-const SSA = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
-const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-
 /** Port of the model's shared Service. */
-export const MODEL_SERVICE_PORT = 80;
+const MODEL_SERVICE_PORT = 80;
+/** A refused or conflicting Service or scale is a traffic problem, not a failed deploy. */
+const TRAFFIC_FAILURES: KubeFailureTypes = { conflict: INVALID_TRAFFIC, invalid: INVALID_TRAFFIC };
 
 export interface ReplicaRatioRouterOptions {
   namespace: string;
   fieldManager?: string;
-  force?: boolean;
 }
 
 /**
@@ -90,7 +89,11 @@ export class ReplicaRatioRouter implements TrafficRouter {
     validateTrafficState(model, state);
     const namespace = this.options.namespace;
     const selector = labelSelector({ ...selectorLabels(model), [KubeLabel.managedBy]: MANAGED_BY });
-    const list = await this.call({ verb: 'list', resource: 'deployments.apps' }, () => this.apps.listNamespacedDeployment({ namespace, labelSelector: selector }));
+    const list = await kubeCall(
+      { verb: 'list', resource: 'deployments.apps', namespace },
+      () => this.apps.listNamespacedDeployment({ namespace, labelSelector: selector }),
+      TRAFFIC_FAILURES,
+    );
     const byVersion = new Map<string, k8s.V1Deployment>();
     for (const d of list.items) {
       if (d.metadata?.annotations?.[KubeAnnotation.model] !== model) continue;
@@ -109,11 +112,12 @@ export class ReplicaRatioRouter implements TrafficRouter {
         .filter(([, w]) => w > 0)
         .map(([v]) => specReplicas(byVersion.get(v)!)),
     );
-    const wanted = Object.keys(state.weights).length ? replicaSplit(state.weights, total) : {};
+    // No weights at all: leave every replica count as it is.
+    const wanted = Object.keys(state.weights).length > 0 ? replicaSplit(state.weights, total) : undefined;
     const changes = [...byVersion].map(([version, d]) => ({
       name: d.metadata!.name!,
       from: d.spec?.replicas ?? 0,
-      to: Object.keys(state.weights).length ? (wanted[version] ?? 0) : (d.spec?.replicas ?? 0),
+      to: wanted ? (wanted[version] ?? 0) : (d.spec?.replicas ?? 0),
     }));
     for (const change of changes.filter((c) => c.to > c.from)) await this.setReplicas(change.name, change.to);
     for (const change of changes.filter((c) => c.to < c.from)) await this.setReplicas(change.name, change.to);
@@ -136,21 +140,20 @@ export class ReplicaRatioRouter implements TrafficRouter {
         ports: [{ name: PORT_NAME, port: MODEL_SERVICE_PORT, targetPort: PORT_NAME, protocol: 'TCP' }],
       },
     };
-    await this.call({ verb: 'patch', resource: 'services', name }, () =>
-      this.core.patchNamespacedService({ name, namespace, body: service, fieldManager: this.fieldManager, force: this.options.force }, SSA),
+    await kubeCall(
+      { verb: 'patch', resource: 'services', name, namespace },
+      () => this.core.patchNamespacedService({ name, namespace, body: service, fieldManager: this.fieldManager }, SSA),
+      TRAFFIC_FAILURES,
     );
   }
 
   /** The state recorded on the model's Service; empty weights when there is none. */
   async getState(model: string): Promise<TrafficState> {
     const name = modelObjectName(model);
-    let service: k8s.V1Service;
-    try {
-      service = await this.core.readNamespacedService({ name, namespace: this.options.namespace });
-    } catch (error) {
-      if (isNotFound(error)) return { weights: {}, pinned: [] };
-      throw kubeFailure(error, { verb: 'get', resource: 'services', name, namespace: this.options.namespace });
-    }
+    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace: this.options.namespace }, () =>
+      this.core.readNamespacedService({ name, namespace: this.options.namespace }),
+    );
+    if (!service) return { weights: {}, pinned: [] };
     try {
       const state = JSON.parse(service.metadata?.annotations?.[KubeAnnotation.traffic] ?? '') as TrafficState;
       return { weights: state.weights ?? {}, pinned: state.pinned ?? [], ...(state.stable !== undefined ? { stable: state.stable } : {}) };
@@ -162,26 +165,17 @@ export class ReplicaRatioRouter implements TrafficRouter {
   /** Deletes the model's shared Service (replica counts stay as they are); a missing Service is fine. */
   async remove(model: string): Promise<void> {
     const name = modelObjectName(model);
-    try {
-      await this.core.deleteNamespacedService({ name, namespace: this.options.namespace });
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw kubeFailure(error, { verb: 'delete', resource: 'services', name, namespace: this.options.namespace });
-    }
-  }
-
-  private async setReplicas(name: string, replicas: number): Promise<void> {
-    await this.call({ verb: 'patch', resource: 'deployments.apps', name }, () =>
-      this.apps.patchNamespacedDeployment({ name, namespace: this.options.namespace, body: { spec: { replicas } }, fieldManager: this.fieldManager }, MERGE),
+    await kubeRead({ verb: 'delete', resource: 'services', name, namespace: this.options.namespace }, () =>
+      this.core.deleteNamespacedService({ name, namespace: this.options.namespace }),
     );
   }
 
-  private async call<T>(call: Omit<KubeCall, 'namespace'>, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw kubeFailure(error, { ...call, namespace: this.options.namespace }, { conflict: INVALID_TRAFFIC, invalid: INVALID_TRAFFIC });
-    }
+  private async setReplicas(name: string, replicas: number): Promise<void> {
+    await kubeCall(
+      { verb: 'patch', resource: 'deployments.apps', name, namespace: this.options.namespace },
+      () => this.apps.patchNamespacedDeployment({ name, namespace: this.options.namespace, body: { spec: { replicas } }, fieldManager: this.fieldManager }, MERGE),
+      TRAFFIC_FAILURES,
+    );
   }
 }
 
