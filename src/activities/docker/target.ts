@@ -186,30 +186,29 @@ export class DockerTarget implements Target {
    * Sets the number of running replicas. Scaling down stops and removes the highest replicas;
    * scaling to 0 keeps replica 0 as a stopped container so the version's definition survives and
    * a later scale up can start it again. Scaling up starts stopped replicas and creates missing
-   * ones from replica 0's configuration. Idempotent. Throws a non-retryable VersionNotRunning
+   * ones from the lowest existing replica's configuration, before anything is removed. Idempotent. Throws a non-retryable VersionNotRunning
    * ApplicationFailure when scaling up a version that has no containers at all.
    */
   async scale(model: string, version: string, replicas: number): Promise<void> {
     const existing = (await this.containers(model, version, true)).sort((a, b) => a.index - b.index);
+    if (replicas > 0) {
+      // Up first (cloning from a container that still exists), then down: capacity never dips.
+      const template = existing[0];
+      if (!template) {
+        throw ApplicationFailure.nonRetryable(`${model} ${version} has no containers to scale; deploy it first`, FailureType.VersionNotRunning);
+      }
+      for (let index = 0; index < replicas; index++) {
+        const found = existing.find((r) => r.index === index);
+        if (!found) await this.cloneReplica(template.id, model, version, index);
+        else if (found.state !== 'running' && found.state !== 'restarting') await this.startContainer(found.id);
+      }
+    }
     for (const replica of existing) {
       if (replica.index < replicas) continue;
       if (replicas === 0 && replica.index === 0) {
         if (replica.state === 'running' || replica.state === 'restarting') await this.stopContainer(replica.id);
       } else {
         await this.removeContainer(replica.id);
-      }
-    }
-    if (replicas === 0) return;
-    const template = existing[0];
-    if (!template) {
-      throw ApplicationFailure.nonRetryable(`${model} ${version} has no containers to scale; deploy it first`, FailureType.VersionNotRunning);
-    }
-    for (let index = 0; index < replicas; index++) {
-      const found = existing.find((r) => r.index === index);
-      if (found) {
-        if (found.state !== 'running' && found.state !== 'restarting') await this.startContainer(found.id);
-      } else {
-        await this.cloneReplica(template.id, model, version, index);
       }
     }
   }
