@@ -12,7 +12,7 @@ import Docker from 'dockerode';
 import { PrometheusAnalyzer } from './activities/analysis/prometheus';
 import { DockerTarget } from './activities/docker/target';
 import { createGatewayAnalyzer } from './activities/health/analysis';
-import { createImageActivities } from './activities/image';
+import { createImageActivities, registryCredentials } from './activities/image';
 import { createUnmeasuredAnalyzer } from './activities/kubernetes/analysis';
 import { loadKubeConfig } from './activities/kubernetes/client';
 import { KubernetesTarget } from './activities/kubernetes/target';
@@ -35,7 +35,7 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
     throw new ConfigError(`environments.${name}.traffic.router: "${env.traffic.router}" needs the kubernetes target; Docker environments use router: gateway`);
   }
   const docker = dockerClient(env.target.host);
-  const registryAuth = registryCredentials(env.registry);
+  const registryAuth = pullCredentials(name, env.registry);
   const builder = imageBuilder(env, docker, cacheDir);
   return {
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
@@ -86,11 +86,16 @@ function dockerClient(host: string | undefined): Docker {
   return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' });
 }
 
-function registryCredentials(registry: EnvironmentConfig['registry']) {
-  if (!registry.username) return undefined;
-  const password = registry.passwordEnv ? process.env[registry.passwordEnv] : undefined;
-  if (registry.passwordEnv && password === undefined) {
-    throw new ConfigError(`registry password: environment variable ${registry.passwordEnv} (named by registry.passwordEnv) is not set`);
+/**
+ * Credentials the target pulls with, or undefined for an anonymous registry. Throws ConfigError
+ * (the worker refuses to start) when `registry.passwordEnv` names a variable that is not set.
+ */
+function pullCredentials(name: string, registry: EnvironmentConfig['registry']) {
+  let credentials;
+  try {
+    credentials = registryCredentials(registry);
+  } catch (error) {
+    throw new ConfigError(`environments.${name}: ${(error as Error).message}`);
   }
-  return { username: registry.username, password: password ?? '', serveraddress: registry.url };
+  return credentials && { ...credentials, serveraddress: registry.url };
 }

@@ -1,7 +1,7 @@
 /** The resolveTag activity against real throwaway Git repositories. */
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
@@ -12,8 +12,16 @@ import type { ResolvedVersion } from '../../src/activities/types';
 
 const GOOD_SPEC = 'port: 8080\nreplicas: 2\nrollout:\n  strategy: canary\n  steps:\n    - setWeight: 10\n    - approval: { timeout: 1h }\n';
 
+/** Temporary folders made by this file, removed after the tests. */
+const temps: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
 async function repoWith(commits: { files: Record<string, string>; tag?: string; annotated?: boolean }[]): Promise<{ dir: string; shas: string[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-git-'));
+  const dir = tempDir('tandem-git-');
   const git = simpleGit(dir);
   await git.init().addConfig('user.name', 'test').addConfig('user.email', 'test@example.com');
   const shas: string[] = [];
@@ -27,7 +35,7 @@ async function repoWith(commits: { files: Record<string, string>; tag?: string; 
 }
 
 async function resolve(repoUrl: string, tag: string, model = 'fraud-detector') {
-  const activities = createGitActivities({ cacheDir: mkdtempSync(join(tmpdir(), 'tandem-git-cache-')) });
+  const activities = createGitActivities({ cacheDir: tempDir('tandem-git-cache-') });
   return new MockActivityEnvironment().run(activities.resolveTag, { repoUrl, tag, model }) as Promise<ResolvedVersion>;
 }
 
@@ -50,6 +58,10 @@ describe('resolveTag against real Git repositories', () => {
     ]);
   });
 
+  after(() => {
+    for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('resolves a lightweight tag to its commit and validated spec', async () => {
     const resolved = await resolve(repo.dir, 'v1.0.0');
     assert.equal(resolved.commit, repo.shas[0]);
@@ -64,7 +76,7 @@ describe('resolveTag against real Git repositories', () => {
   });
 
   it('sees tags pushed after the first fetch', async () => {
-    const activities = createGitActivities({ cacheDir: mkdtempSync(join(tmpdir(), 'tandem-git-cache-')) });
+    const activities = createGitActivities({ cacheDir: tempDir('tandem-git-cache-') });
     const env = new MockActivityEnvironment();
     await env.run(activities.resolveTag, { repoUrl: repo.dir, tag: 'v1.0.0', model: 'fraud-detector' });
     await simpleGit(repo.dir).raw(['tag', 'v1.0.1', repo.shas[0]!]);
@@ -94,12 +106,14 @@ describe('resolveTag against real Git repositories', () => {
 
   it('a spec for another model is refused', async () => {
     const err = await failureOf(resolve(repo.dir, 'v1.4.0-wrong-model'));
+    assert.equal(err.type, 'InvalidSpec');
     assert.match(err.message, /model: is "other-model" but the release is for "fraud-detector"/);
   });
 
   it('a commit without tandem.yaml is refused', async () => {
     const bare = await repoWith([{ files: { 'README.md': 'x' }, tag: 'v0.1.0' }]);
     const err = await failureOf(resolve(bare.dir, 'v0.1.0'));
+    assert.equal(err.type, 'InvalidSpec');
     assert.match(err.message, /tandem\.yaml not found at v0\.1\.0/);
   });
 

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { parseSpec, SpecError } from '../../spec/parse';
 import type { ResolvedVersion, ResolveTagInput } from '../types';
-import { fetchMirror, listTags, readFileAt, RepositoryUnreadableError, tagCommit } from './repository';
+import { fetchMirror, listTags, readFileAt, tagCommit } from './repository';
 
 /**
  * Resolves `tag` in the model repository to its commit and reads and validates `tandem.yaml` there.
@@ -14,13 +14,7 @@ import { fetchMirror, listTags, readFileAt, RepositoryUnreadableError, tagCommit
 export function createGitActivities(deps: { cacheDir: string }) {
   return {
     async resolveTag({ repoUrl, tag, model }: ResolveTagInput): Promise<ResolvedVersion> {
-      let git;
-      try {
-        git = await fetchMirror(repoUrl, deps.cacheDir);
-      } catch (err) {
-        if (err instanceof RepositoryUnreadableError) throw ApplicationFailure.nonRetryable(err.message, FailureType.RepositoryUnreadable);
-        throw err;
-      }
+      const { git } = await fetchMirror(repoUrl, deps.cacheDir);
       const commit = await tagCommit(git, tag);
       if (!commit) {
         const tags = await listTags(git);

@@ -8,22 +8,8 @@ import type { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import tar from 'tar-stream';
 import { FailureType } from '../../errors';
-import { fetchMirror, readFileAt, RepositoryUnreadableError } from '../git/repository';
+import { fetchCommit, fetchMirror, hasCommit, openMirror, readFileAt } from '../git/repository';
 import { dockerignoreFilter } from './dockerignore';
-
-/** Per-mirror queue: two builds of one repository in this worker do not fetch into it at once. */
-const locks = new Map<string, Promise<unknown>>();
-async function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = locks.get(key) ?? Promise.resolve();
-  const run = previous.then(fn, fn);
-  const settled = run.catch(() => undefined);
-  locks.set(key, settled);
-  try {
-    return await run;
-  } finally {
-    if (locks.get(key) === settled) locks.delete(key);
-  }
-}
 
 export interface BuildContext {
   /** A tar stream of the context; errors from `git archive` surface as stream errors. */
@@ -42,30 +28,15 @@ export async function buildContext(repoUrl: string, commit: string, cacheDir: st
   if (!/^[0-9a-f]{7,64}$/i.test(commit)) {
     throw ApplicationFailure.nonRetryable(`"${commit}" is not a commit SHA`, FailureType.RepositoryUnreadable);
   }
-  const git = await serialized(repoUrl, async () => {
-    let mirror;
-    try {
-      mirror = await fetchMirror(repoUrl, cacheDir);
-    } catch (err) {
-      if (err instanceof RepositoryUnreadableError) throw ApplicationFailure.nonRetryable(err.message, FailureType.RepositoryUnreadable);
-      throw err;
-    }
-    const present = await mirror.raw(['cat-file', '-t', commit]).then(
-      (type) => type.trim() === 'commit',
-      () => false,
-    );
-    if (!present) {
-      // A commit no branch or tag reaches any more: ask for it by SHA (servers may refuse).
-      await mirror.fetch(['--quiet', 'origin', commit]).catch(() => undefined);
-      const again = await mirror.raw(['cat-file', '-t', commit]).then(
-        (type) => type.trim() === 'commit',
-        () => false,
-      );
-      if (!again) throw ApplicationFailure.nonRetryable(`commit ${commit} is not in ${repoUrl}`, FailureType.RepositoryUnreadable);
-    }
-    return mirror;
-  });
-  const gitDir = (await git.revparse(['--absolute-git-dir'])).trim();
+  // The mirror resolveTag fetched for this release usually holds the commit already.
+  let mirror = await openMirror(repoUrl, cacheDir);
+  if (!(await hasCommit(mirror.git, commit))) {
+    mirror = await fetchMirror(repoUrl, cacheDir);
+    // A commit no branch or tag reaches any more: ask for it by SHA (servers may refuse).
+    if (!(await hasCommit(mirror.git, commit))) await fetchCommit(repoUrl, mirror, commit);
+    if (!(await hasCommit(mirror.git, commit))) throw ApplicationFailure.nonRetryable(`commit ${commit} is not in ${repoUrl}`, FailureType.RepositoryUnreadable);
+  }
+  const { git, dir: gitDir } = mirror;
   const ignored = dockerignoreFilter((await readFileAt(git, commit, '.dockerignore')) ?? '');
 
   const archive = spawn('git', ['archive', '--format=tar', commit], { cwd: gitDir, stdio: ['ignore', 'pipe', 'pipe'], signal });

@@ -68,7 +68,7 @@ function compile(pattern: string): RegExp {
 }
 
 /** Parses the text of a `.dockerignore` into rules; blank lines and comments are skipped. */
-export function parseDockerignore(text: string): Rule[] {
+function parseDockerignore(text: string): Rule[] {
   const rules: Rule[] = [];
   for (const raw of text.split(/\r?\n/)) {
     let line = raw.trim();

@@ -10,13 +10,12 @@ import type Docker from 'dockerode';
 import { FailureType } from '../../errors';
 import type { BuildImageInput, BuiltImage } from '../types';
 import { buildContext } from './context';
-import { RegistryClient, registryCredentials, type Credentials, type RegistrySettings } from './registry';
+import { RegistryClient, registryCredentials, RegistryUnavailable, type Credentials, type RegistrySettings } from './registry';
 
-export { RegistryClient, registryCredentials, RegistryUnavailable, type RegistrySettings } from './registry';
-export { dockerignoreFilter } from './dockerignore';
+export { RegistryClient, registryCredentials, type RegistrySettings } from './registry';
 
 /** Type of the retryable failure thrown when the Docker engine cannot be reached or drops a build or push. */
-export const DockerUnavailable = 'DockerUnavailable';
+const DockerUnavailable = 'DockerUnavailable';
 
 export interface ImageActivityDeps {
   /** The Docker engine that builds and pushes. */
@@ -42,18 +41,18 @@ const HEARTBEAT_EVERY_MS = 5_000;
 const LOG_LINES = 10;
 
 /** `commit-<first 12 hex digits>`: the tag that marks an image as built from that commit. */
-export function commitTag(commit: string): string {
+function commitTag(commit: string): string {
   return `commit-${commit.slice(0, 12).toLowerCase()}`;
 }
 
 /** A Git tag as a Docker tag: characters Docker refuses become `-`, at most 128 characters. */
-export function imageTag(version: string): string {
+function imageTag(version: string): string {
   const safe = version.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '');
   return (safe || 'v').slice(0, 128);
 }
 
 /** A repository URL without any user:password part, fit for labels and messages. */
-export function publicUrl(repoUrl: string): string {
+function publicUrl(repoUrl: string): string {
   return repoUrl.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
 
@@ -139,7 +138,7 @@ export function createImageActivities(deps: ImageActivityDeps) {
         if (!served || served !== pushed[versionTag] || served !== pushed[markerTag]) {
           throw ApplicationFailure.retryable(
             `registry ${registry.host} serves ${served ?? 'nothing'} for ${model}:${versionTag} after pushing ${pushed[versionTag]}`,
-            'RegistryUnavailable',
+            RegistryUnavailable,
           );
         }
         ctx.log.info(`pushed ${image}@${served}`);
@@ -305,8 +304,8 @@ async function push(docker: Docker, repo: string, tag: string, credentials: Cred
     if (/unauthorized|denied|authentication required/i.test(failure)) {
       throw ApplicationFailure.nonRetryable(`the registry refused the push of ${repo}:${tag}: ${failure}`, FailureType.PermissionDenied);
     }
-    throw ApplicationFailure.retryable(`push of ${repo}:${tag} failed: ${failure}`, 'RegistryUnavailable');
+    throw ApplicationFailure.retryable(`push of ${repo}:${tag} failed: ${failure}`, RegistryUnavailable);
   }
-  if (!digest) throw ApplicationFailure.retryable(`push of ${repo}:${tag} ended without a digest`, 'RegistryUnavailable');
+  if (!digest) throw ApplicationFailure.retryable(`push of ${repo}:${tag} ended without a digest`, RegistryUnavailable);
   return digest;
 }

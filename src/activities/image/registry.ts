@@ -21,7 +21,7 @@ export interface RegistrySettings {
 export const RegistryUnavailable = 'RegistryUnavailable';
 
 /** Every manifest kind a tag may hold; HEAD and GET must accept them all to see the true digest. */
-export const MANIFEST_ACCEPT = [
+const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
   'application/vnd.oci.image.manifest.v1+json',
