@@ -10,7 +10,7 @@
  * request_duration_seconds, labelled `version`).
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitWindow } from '../wait';
 import { FailureType } from '../../errors';
 import { PROMETHEUS_DEFAULT_QUERIES, PROMETHEUS_PLACEHOLDER_PATTERN } from '../../config/schema';
 import { judgeMeasures } from '../health/analysis';
@@ -63,19 +63,9 @@ export class PrometheusAnalyzer implements Analyzer {
    * the query when Prometheus refuses it, and the signal's reason when aborted.
    */
   async analyze(input: AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<AnalysisResult> {
-    const every = Math.max(100, this.options.heartbeatEveryMs ?? 5000);
     const startedAt = Date.now();
     await this.readAll(input, startedAt, signal);
-    heartbeat({ phase: 'window', startedAt, windowMs: input.windowMs });
-    for (;;) {
-      const left = startedAt + input.windowMs - Date.now();
-      if (left <= 0) break;
-      await sleep(Math.min(every, left), undefined, { signal }).catch((error: unknown) => {
-        signal.throwIfAborted(); // the signal's own reason (a CancelledFailure in an activity), not a generic AbortError
-        throw error;
-      });
-      heartbeat({ phase: 'window', startedAt, windowMs: input.windowMs, elapsedMs: Date.now() - startedAt });
-    }
+    await waitWindow(startedAt, input.windowMs, this.options.heartbeatEveryMs ?? 5000, heartbeat, signal);
     const readings = await this.readAll(input, Date.now(), signal);
     return this.judge(readings, input);
   }

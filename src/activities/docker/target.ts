@@ -5,7 +5,7 @@
  * checks on the host reach every replica directly. The engine is the source of truth: nothing is
  * remembered between calls, every method reads the labels back.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { abortableSleep } from '../wait';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
@@ -144,10 +144,7 @@ export class DockerTarget implements Target {
           FailureType.DeployFailed,
         );
       }
-      await sleep(Math.min(this.pollIntervalMs, Math.max(0, deadline - Date.now())), undefined, { signal }).catch((error: unknown) => {
-        signal?.throwIfAborted(); // the signal's own reason (a CancelledFailure in an activity)
-        throw error;
-      });
+      await abortableSleep(Math.min(this.pollIntervalMs, Math.max(0, deadline - Date.now())), signal);
     }
   }
 

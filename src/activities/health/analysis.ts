@@ -4,7 +4,7 @@
  * spec's rule (error rate, p95 latency, minimum requests). Read-only, so repeating a window is
  * harmless.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitWindow } from '../wait';
 import { MetricName } from '../../gateway/metrics';
 import type { Analyzer } from '../target';
 import type { AnalysisInput, AnalysisResult } from '../types';
@@ -50,19 +50,9 @@ export async function analyzeFromGateway(
   options: AnalyzeOptions = {},
 ): Promise<AnalysisResult> {
   const { heartbeat, signal } = options;
-  const every = Math.max(100, options.heartbeatEveryMs ?? 5000);
   const startedAt = Date.now();
   const start = await readSnapshot(metricsUrl, model, version, signal);
-  heartbeat?.({ phase: 'window', startedAt, windowMs });
-  for (;;) {
-    const left = startedAt + windowMs - Date.now();
-    if (left <= 0) break;
-    await sleep(Math.min(every, left), undefined, { signal }).catch((error: unknown) => {
-      signal?.throwIfAborted(); // the signal's own reason (a CancelledFailure in an activity), not a generic AbortError
-      throw error;
-    });
-    heartbeat?.({ phase: 'window', startedAt, windowMs, elapsedMs: Date.now() - startedAt });
-  }
+  await waitWindow(startedAt, windowMs, options.heartbeatEveryMs ?? 5000, heartbeat, signal);
   const end = await readSnapshot(metricsUrl, model, version, signal);
   return judge(difference(start, end), rule);
 }
