@@ -6,6 +6,8 @@
  * never share a name). The raw version is kept in an annotation; the labels are for selecting.
  * Pure (no Node built-ins), so workflows may import it too.
  */
+import { hashHex } from './hash';
+
 /** Label keys on every object tandem creates in a cluster. */
 export const KubeLabel = {
   name: 'app.kubernetes.io/name',
@@ -44,21 +46,8 @@ const HASH_LENGTH = 8;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
-/**
- * `HASH_LENGTH` hex digits of a 64-bit FNV-1a hash over the parts, separated so ("a","bc") ≠
- * ("ab","c"). Not cryptographic: it only keeps names of different tags apart.
- */
-function shortHash(...parts: string[]): string {
-  const text = parts.join('\0');
-  const prime = 0x100000001b3n;
-  const mask = (1n << 64n) - 1n;
-  let hash = 0xcbf29ce484222325n;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= BigInt(text.charCodeAt(i));
-    hash = (hash * prime) & mask;
-  }
-  return hash.toString(16).padStart(16, '0').slice(0, HASH_LENGTH);
-}
+/** `HASH_LENGTH` hex digits of the hash of the parts (see hash.ts). */
+const shortHash = (...parts: string[]): string => hashHex(parts, HASH_LENGTH);
 
 /** True when `name` is a DNS-1035 label (Service names): lowercase alphanumerics and `-`, starts with a letter, ≤ 63. */
 export function isDns1035Label(name: string): boolean {

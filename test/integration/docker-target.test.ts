@@ -95,7 +95,7 @@ describe('DockerTarget on the real Docker engine', () => {
       assert.equal(health.version, version);
     }
 
-    const info = await docker.getContainer(`tandem-${MODEL}-v1.0.0-0`).inspect();
+    const info = await docker.getContainer(`tandem-${MODEL}_v1.0.0_0`).inspect();
     assert.equal(info.Config.Labels['tandem.managed'], 'true');
     assert.equal(info.Config.Labels['tandem.version'], 'v1.0.0');
     assert.equal(info.HostConfig.NanoCpus, 250_000_000);
@@ -137,7 +137,7 @@ describe('DockerTarget on the real Docker engine', () => {
     await target.apply(workload(version, { image: IMAGE('v1.0.0'), replicas: 1 }));
     await target.waitReady(MODEL, version, 60_000, () => undefined);
     const [info] = await docker.listContainers({ filters: { label: [`tandem.model=${MODEL}`, `tandem.version=${version}`] } });
-    assert.match(info!.Names[0]!, new RegExp(`^/tandem-${MODEL}-release-2024-rc\\.1-[0-9a-f]{6}-0$`));
+    assert.match(info!.Names[0]!, new RegExp(`^/tandem-${MODEL}_release-2024-rc\\.1\\.\\.[0-9a-f]{12}_0$`));
     await target.remove(MODEL, version);
     assert.deepEqual(await containerIds(version), []);
   });

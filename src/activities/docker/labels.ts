@@ -1,9 +1,9 @@
 /**
  * How tandem names and labels what it runs on a Docker engine. The labels are the record: the
  * Docker target and the gateway read every fact about a running version back from them, so a
- * worker or gateway that restarts loses nothing. Pure.
+ * worker or gateway that restarts loses nothing. Container names and network aliases are made in
+ * src/naming/docker.ts. Pure.
  */
-import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 
 /** Label keys set on every container tandem runs. */
@@ -25,28 +25,6 @@ export const Label = {
   /** hash of everything that makes a replica what it is (image, digest, port, resources, health path) */
   configHash: 'tandem.config-hash',
 } as const;
-
-/**
- * Docker-name-safe form of a version tag: characters outside `[a-zA-Z0-9_.-]` become `-`, and
- * when anything had to change a short hash of the original keeps two odd tags apart
- * (`release/1.0` and `release-1.0` do not collide).
- */
-export function sanitizeVersion(version: string): string {
-  const safe = version.replace(/[^a-zA-Z0-9_.-]/g, '-').replace(/^[^a-zA-Z0-9]+/, '');
-  if (safe === version) return safe;
-  const hash = createHash('sha256').update(version).digest('hex').slice(0, 6);
-  return `${safe.slice(0, 60) || 'v'}-${hash}`;
-}
-
-/** `tandem-<model>-<version-sanitized>-<replica>`: the container name of one replica. */
-export function containerName(model: string, version: string, replica: number): string {
-  return `tandem-${model}-${sanitizeVersion(version)}-${replica}`;
-}
-
-/** Network alias under which the version's replicas answer other containers on the network. */
-export function networkAlias(model: string, version: string): string {
-  return `${model}-${sanitizeVersion(version)}`;
-}
 
 /** Docker label filters selecting a model's containers, or one version's. */
 export function labelFilters(model: string, version?: string): string[] {

@@ -14,7 +14,8 @@ import { fetchText } from '../health/http';
 import { describeNetworkError } from '../health/verify';
 import type { DeployedVersion, RunningVersion } from '../types';
 import type { ProgressFn, Target, VersionWorkload } from '../target';
-import { Label, containerName, labelFilters, memoryBytes, nanoCpus, networkAlias, publishedPort, repositoryOf } from './labels';
+import { containerName, networkAlias } from '../../naming/docker';
+import { Label, labelFilters, memoryBytes, nanoCpus, publishedPort, repositoryOf } from './labels';
 
 /** Credentials for pulling from a registry that needs them (the local registry does not). */
 export interface RegistryAuth {

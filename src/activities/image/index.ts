@@ -8,6 +8,7 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { FailureType } from '../../errors';
+import { commitTag, imageTag } from '../../naming/docker';
 import type { BuildImageInput, BuiltImage } from '../types';
 import { buildContext } from './context';
 import { RegistryClient, registryCredentials, RegistryUnavailable, type Credentials, type RegistrySettings } from './registry';
@@ -39,17 +40,6 @@ export interface BuildProgress {
 
 const HEARTBEAT_EVERY_MS = 5_000;
 const LOG_LINES = 10;
-
-/** `commit-<first 12 hex digits>`: the tag that marks an image as built from that commit. */
-function commitTag(commit: string): string {
-  return `commit-${commit.slice(0, 12).toLowerCase()}`;
-}
-
-/** A Git tag as a Docker tag: characters Docker refuses become `-`, at most 128 characters. */
-function imageTag(version: string): string {
-  const safe = version.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[.-]+/, '');
-  return (safe || 'v').slice(0, 128);
-}
 
 /** A repository URL without any user:password part, fit for labels and messages. */
 function publicUrl(repoUrl: string): string {
