@@ -17,5 +17,7 @@ export const FailureType = {
   VersionNotRunning: 'VersionNotRunning',
   InvalidAnalysisQuery: 'InvalidAnalysisQuery',
   InvalidTraffic: 'InvalidTraffic',
+  /** the version asked for is already the stable one, same commit: nothing to release */
+  AlreadyStable: 'AlreadyStable',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

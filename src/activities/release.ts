@@ -25,6 +25,9 @@ import type {
   VersionRef,
 } from './types';
 
+/** How long a restored version may take to be ready again within one attempt (the workflow retries). */
+const RESTORE_TIMEOUT_MS = 90_000;
+
 export type HealthChecks = (endpoint: string, spec: Spec) => Promise<VerifyResult>;
 
 export function createEnvironmentActivities(environments: Record<string, Environment>, checks: HealthChecks) {
@@ -113,6 +116,17 @@ export function createEnvironmentActivities(environments: Record<string, Environ
     /** Scales the version to zero; it stops serving. */
     async scaleDownVersion(input: VersionRef): Promise<void> {
       await env(input.environment).target.scale(input.model, input.version, 0);
+    },
+
+    /**
+     * Scales a version back to `replicas` and waits until they are ready: for a rollback whose
+     * stable version lost its replicas. Idempotent (scaling to the current count changes nothing).
+     */
+    async restoreVersion(input: VersionRef & { replicas: number }): Promise<DeployedVersion> {
+      const { target } = env(input.environment);
+      const ctx = Context.current();
+      await target.scale(input.model, input.version, input.replicas);
+      return target.waitReady(input.model, input.version, RESTORE_TIMEOUT_MS, (ready, desired, detail) => ctx.heartbeat({ ready, desired, detail }), ctx.cancellationSignal);
     },
 
     /** Removes old versions that retention does not keep; a version already gone is fine. */

@@ -130,5 +130,7 @@ export interface ReleaseActivities {
   setTraffic(input: SetTrafficInput & { stable?: string }): Promise<TrafficState>;
   analyzeVersion(input: AnalysisInput): Promise<AnalysisResult>;
   scaleDownVersion(input: VersionRef): Promise<void>;
+  /** Brings a version back to `replicas` ready replicas (after an engine or node lost them). */
+  restoreVersion(input: VersionRef & { replicas: number }): Promise<DeployedVersion>;
   retireVersions(input: RetireInput): Promise<void>;
 }

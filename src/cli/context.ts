@@ -21,8 +21,13 @@ export function optionalConfig(explicit?: string): (Config & { path: string }) |
 /** The environment for a model: --env, else the model's default in the configuration. */
 export function environmentFor(model: string, options: GlobalOptions, config?: Config & { path?: string }): string {
   const env = options.env ?? config?.models[model]?.environment;
+  if (!env && !config) {
+    throw new BadInputError(
+      `no environment for ${model}: no configuration file was found (looked for ./tandem.config.yaml; none named by --config or TANDEM_CONFIG). Pass --env NAME, or --config FILE`,
+    );
+  }
   if (!env) {
-    throw new BadInputError(`no environment for ${model}: pass --env NAME or set models.${model}.environment in tandem.config.yaml`);
+    throw new BadInputError(`no environment for ${model}: pass --env NAME or set models.${model}.environment in ${config?.path ?? 'tandem.config.yaml'}`);
   }
   if (config && !(env in config.environments)) {
     throw new BadInputError(`environment "${env}" is not in ${config.path} (known: ${Object.keys(config.environments).join(', ')}); fix --env or add it under environments`);

@@ -11,13 +11,16 @@ export function weights(w: Record<string, number>): string {
 export function statusText(s: ReleaseStatus): string {
   const lines = [
     `${s.model} ${s.version} → ${s.environment}: ${s.outcome ?? s.stage}${s.waitingFor ? ` (waiting for ${s.waitingFor})` : ''}${s.paused ? ' (paused)' : ''}`,
-    `  traffic: ${weights(s.weights)}${s.previousStable ? `   previous stable: ${s.previousStable}` : ''}`,
+    // A release that failed before reading the model's traffic never knew it, and changed nothing.
+    `  traffic: ${s.outcome === 'failed' && !Object.keys(s.weights).length ? 'unchanged by this release' : weights(s.weights)}${s.previousStable ? `   previous stable: ${s.previousStable}` : ''}`,
   ];
+  if (s.blocked) lines.push(`  ${s.blocked}`);
   if (s.commit) lines.push(`  commit: ${s.commit.slice(0, 12)}${s.image ? `   image: ${s.image}@${s.digest?.slice(0, 19)}…` : ''}`);
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   for (const c of s.checks) lines.push(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.observed}`);
   for (const step of s.steps) lines.push(`  step ${step.index + 1}. [${step.status}] ${step.description}${step.detail ? ` — ${step.detail}` : ''}`);
   for (const a of s.actions) lines.push(`  ${a.at} ${a.action} by ${a.who}${a.text ? `: ${a.text}` : ''}${a.accepted ? '' : ` (ignored: ${a.note})`}`);
+  for (const f of s.rollbackFailures?.slice(-5) ?? []) lines.push(`  ${f.at} rollback attempt failed (${f.part}): ${f.error}`);
   return lines.join('\n');
 }
 
@@ -53,12 +56,17 @@ export function versionsTable(state: ModelState): string {
 
 export function historyTable(entries: ReleaseHistoryEntry[]): string {
   if (!entries.length) return 'no releases';
-  return table([['STARTED', 'VERSION', 'STAGE', 'WORKFLOW', 'RUN'], ...entries.map((e) => [e.startTime.replace('T', ' ').slice(0, 19), e.version, e.stage, e.status, e.runId])]);
+  return table([
+    ['STARTED', 'KIND', 'VERSION', 'STAGE', 'WORKFLOW', 'WORKFLOW ID'],
+    ...entries.map((e) => [e.startTime.replace('T', ' ').slice(0, 19), e.kind, e.version, e.stage, e.status, e.workflowId]),
+  ]);
 }
 
-/** `release/<env>/<model>/<run id>` shortened to the workflow id and the run's first 8 characters. */
+/**
+ * The release that deployed a version, as `<version>@<start time>` from its workflow id
+ * (`release/<env>/<model>/<version>/<start time>/<run id>`): distinct for every release.
+ */
 function shortRelease(releaseId: string): string {
-  const parts = releaseId.split('/');
-  const run = parts.pop() ?? '';
-  return parts.length ? `${parts.join('/')} (run ${run.slice(0, 8)})` : releaseId;
+  const match = /^release\/[^/]+\/[^/]+\/(.+)\/(\d{4}-\d\d-\d\dT[\d:.]+Z)\/[^/]+$/.exec(releaseId);
+  return match ? `${match[1]}@${match[2]!.replace('T', ' ').slice(0, 19)}` : releaseId;
 }

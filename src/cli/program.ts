@@ -1,13 +1,25 @@
 /** The `tandem` command line: thin verbs over the typed client (src/client). */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { BadInputError, ReleaseFailedError, type TandemClient } from '../client';
 import type { OperatorActionName, ReleaseStatus } from '../workflows/messages';
 import { loadConfig } from '../config/load';
+import { defaultStateDir } from '../gateway/admin-token';
+import { GatewayDefaults } from '../naming/gateway';
+import { durationMs } from '../spec/duration';
 import { specJsonSchema } from '../spec/json-schema';
 import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
 import { historyTable, newHistoryLines, statusText, versionsTable, weights } from './format';
 
 type Out = (text: string) => void;
+
+/** A commander parser for a whole number in 1..max; a bad value is refused with the option's name. */
+function positiveInteger(name: string, max: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isInteger(n) || n < 1 || n > max) throw new BadInputError(`${name}: "${text}" is not a whole number from 1 to ${max}`);
+    return n;
+  };
+}
 
 interface CommandOptions extends GlobalOptions {
   repo?: string;
@@ -16,12 +28,30 @@ interface CommandOptions extends GlobalOptions {
   comment?: string;
   reason?: string;
   to?: string;
-  limit?: string;
+  limit?: number;
 }
 
 const envOption = () => new Option('-e, --env <name>', 'environment (default: the model\'s environment in tandem.config.yaml)');
 const jsonOption = () => new Option('--json', 'print JSON instead of text');
 const byOption = () => new Option('--by <name>', 'who is acting (default: $TANDEM_ACTOR, the CI actor or $USER)');
+
+/** A port option's value; commander reports the option by name and the CLI exits 2 otherwise. */
+function portArgument(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new InvalidArgumentError('Not a port number (0-65535).');
+  return port;
+}
+
+function durationArgument(text: string): number {
+  let ms = 0;
+  try {
+    ms = durationMs(text);
+  } catch {
+    // reported below
+  }
+  if (ms <= 0) throw new InvalidArgumentError('Not a positive duration (e.g. 500ms, 30s, 2m).');
+  return ms;
+}
 
 export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): Command {
   const program = new Command('tandem')
@@ -43,7 +73,7 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
 
   const follow = async (client: TandemClient, model: string, env: string, json: boolean | undefined) => {
     let printed = 0;
-    const handle = client.releaseHandle(model, env);
+    const handle = await client.releaseHandle(model, env);
     const onChange = (s: ReleaseStatus) => {
       if (json) return;
       for (const line of newHistoryLines(s, printed)) out(line);
@@ -155,11 +185,11 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .command('history <model>')
     .description('past releases of a model and their outcomes, newest first')
     .addOption(envOption())
-    .option('--limit <n>', 'how many', '20')
+    .option('--limit <n>', 'how many (1-1000)', positiveInteger('--limit', 1000), 20)
     .addOption(jsonOption())
     .action(async (model: string, options: CommandOptions) => {
       await withClient(options, model, async (client, env) => {
-        const entries = await client.history(model, env, Number(options.limit));
+        const entries = await client.history(model, env, options.limit);
         out(options.json ? JSON.stringify(entries) : historyTable(entries));
       });
     });
@@ -177,14 +207,26 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
 
   program
     .command('gateway')
-    .description('run the traffic gateway for Docker environments')
-    .option('--port <port>', 'port for model traffic', '7070')
-    .option('--admin-port <port>', 'port for the admin API and metrics (default: same as --port)')
-    .option('--state-dir <dir>', 'where routes are persisted', `${process.env.HOME}/.cache/tandem/gateway`)
-    .action(async (options: { port: string; adminPort?: string; stateDir: string }) => {
+    .description('run the traffic gateway for Docker environments until SIGINT or SIGTERM')
+    .option('--port <port>', 'port for model traffic', portArgument, GatewayDefaults.port)
+    .option('--host <address>', 'address for model traffic', GatewayDefaults.host)
+    .option('--admin-port <port>', 'port for the admin API (/_tandem/...) and /metrics', portArgument, GatewayDefaults.adminPort)
+    .option('--admin-host <address>', 'address for the admin API and /metrics (keep it private: /metrics needs no token)', GatewayDefaults.adminHost)
+    .option(
+      '--admin-token-env <name>',
+      'environment variable holding the admin API\'s bearer token; when unset, a token is generated into <state-dir>/admin-token (mode 0600)',
+      GatewayDefaults.tokenEnv,
+    )
+    .option('--state-dir <dir>', 'where routes and the generated admin token are kept', defaultStateDir())
+    .addOption(
+      new Option('--upstream-timeout <duration>', 'answer 504 when a version sends nothing for this long (500ms, 30s, 2m)')
+        .argParser(durationArgument)
+        .default(durationMs(GatewayDefaults.upstreamTimeout), GatewayDefaults.upstreamTimeout),
+    )
+    .action(async (options: { port: number; host: string; adminPort: number; adminHost: string; adminTokenEnv: string; stateDir: string; upstreamTimeout: number }) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runGateway } = require('../gateway/main') as typeof import('../gateway/main');
-      await runGateway({ port: Number(options.port), adminPort: options.adminPort ? Number(options.adminPort) : undefined, stateDir: options.stateDir });
+      await runGateway({ ...options, upstreamTimeoutMs: options.upstreamTimeout });
     });
 
   program

@@ -14,7 +14,8 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { releaseWorkflowId, rollbackWorkflowId } from '../naming/ids';
+import { modelWorkflowId, releaseWorkflowId, rollbackWorkflowId } from '../naming/ids';
+import type { ModelOperation } from '../workflows/model';
 import {
   statusQuery,
   updates,
@@ -28,7 +29,7 @@ import {
 } from '../workflows/messages';
 import type { ModelState } from '../activities/types';
 import { BadInputError, RefusedError, ReleaseFailedError } from './errors';
-import { validateReleaseInput } from './validate';
+import { validateReleaseInput, validateRepoUrl } from './validate';
 
 export { BadInputError, RefusedError, ReleaseFailedError };
 
@@ -42,6 +43,8 @@ export interface ClientOptions {
 }
 
 export interface HistoryEntry {
+  /** a release, or a rollback to a running version */
+  kind: 'release' | 'rollback';
   workflowId: string;
   runId: string;
   version: string;
@@ -52,7 +55,16 @@ export interface HistoryEntry {
 }
 
 /** Input-classified failure types: the release failed because of what it was asked to do. */
-const BAD_INPUT_TYPES = new Set(['TagNotFound', 'InvalidSpec', 'RepositoryUnreadable', 'UnknownEnvironment', 'VersionNotRunning']);
+const BAD_INPUT_TYPES = new Set(['TagNotFound', 'InvalidSpec', 'RepositoryUnreadable', 'UnknownEnvironment', 'VersionNotRunning', 'AlreadyStable']);
+
+/** What the model's lock workflow records (its memo): the operation it runs and the latest release. */
+interface LockMemo {
+  operation: 'release' | 'rollback';
+  /** the child workflow running the operation */
+  workflowId: string;
+  /** the latest release of the model here (this one, or the one before a rollback) */
+  lastRelease?: string;
+}
 
 export class TandemClient {
   private constructor(
@@ -74,34 +86,75 @@ export class TandemClient {
   }
 
   /**
-   * Starts a release. Throws BadInputError for malformed input and RefusedError when the model
-   * already has an active release in that environment (naming it and how to approve or abort it).
+   * Starts a release under the model's lock. Throws BadInputError for malformed input and
+   * RefusedError when a release or rollback of the model is already running in that environment
+   * (naming it and what to do). Returns the handle of the release workflow, which a worker
+   * starts moments later (wait() and status() allow for that).
    */
   async start(input: ReleaseInput): Promise<WorkflowHandle> {
     validateReleaseInput(input);
-    const workflowId = releaseWorkflowId(input.model, input.environment);
+    const workflowId = releaseWorkflowId(input.model, input.environment, input.tag, new Date());
+    const op: ModelOperation = { kind: 'release', workflowId, release: input };
+    await this.lock(input.model, input.environment, op, { operation: 'release', workflowId, lastRelease: workflowId });
+    return this.temporal.workflow.getHandle(workflowId);
+  }
+
+  /** Starts the lock workflow for one operation; RefusedError naming what holds the lock. */
+  private async lock(model: string, environment: string, op: ModelOperation, memo: LockMemo): Promise<WorkflowHandle> {
+    const what = op.kind === 'release' ? `${model} ${op.release.tag} → ${environment}` : `rollback ${model} in ${environment}${op.rollback.to ? ` to ${op.rollback.to}` : ''}`;
     try {
-      return await this.temporal.workflow.start('release', {
-        workflowId,
+      return await this.temporal.workflow.start('modelOperation', {
+        workflowId: modelWorkflowId(model, environment),
         taskQueue: this.taskQueue,
-        args: [input],
+        args: [op],
+        memo: memo as unknown as Record<string, unknown>,
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         workflowIdConflictPolicy: 'FAIL',
-        staticSummary: `${input.model} ${input.tag} → ${input.environment}`,
-        staticDetails: `Release of tag ${input.tag} of ${input.model} from ${input.repoUrl}${input.requestedBy ? `, requested by ${input.requestedBy}` : ''}.`,
+        staticSummary: what,
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        const running = await this.status(input.model, input.environment).catch(() => undefined);
-        const what = running ? `${running.version} (stage ${running.stage}${running.waitingFor ? `, waiting for ${running.waitingFor}` : ''})` : 'a release';
-        const env = `--env ${input.environment}`;
-        throw new RefusedError(
-          `${input.model} already has an active release in ${input.environment}: ${what}. ` +
-            `Approve it with \`tandem release approve ${input.model} ${env}\`, or abort it (rolls back) with \`tandem release abort ${input.model} ${env} --reason TEXT\`.`,
-        );
-      }
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new RefusedError(await this.busyMessage(model, environment, op.kind));
       throw err;
     }
+  }
+
+  /** Why an operation cannot start now: what runs, and what the operator can do about it. */
+  private async busyMessage(model: string, environment: string, wanted: ModelOperation['kind']): Promise<string> {
+    const memo = await this.lockMemo(model, environment).catch(() => undefined);
+    const env = `--env ${environment}`;
+    if (memo?.operation === 'rollback') return `a rollback of ${model} in ${environment} is running; wait for it to finish (seconds), then try again`;
+    const running = memo ? await this.statusOf(memo.workflowId).catch(() => undefined) : undefined;
+    const what = running ? `${running.version} (stage ${running.stage}${running.waitingFor ? `, waiting for ${running.waitingFor}` : ''}${running.blocked ? `; ${running.blocked}` : ''})` : 'a release not yet picked up by a worker';
+    const abort = `abort it (rolls back) with \`tandem release abort ${model} ${env} --reason TEXT\``;
+    const steer =
+      running?.waitingFor === 'approval'
+        ? `Approve it with \`tandem release approve ${model} ${env}\`, or ${abort}.`
+        : running?.waitingFor === 'resume'
+          ? `Resume it with \`tandem release resume ${model} ${env}\`, or ${abort}.`
+          : running?.stage === 'rolling-back'
+            ? `It is rolling back; follow it with \`tandem release watch ${model} ${env}\`.`
+            : `Follow it with \`tandem release watch ${model} ${env}\`, or ${abort}.`;
+    const verb = wanted === 'release' ? 'release' : 'roll back';
+    return `${model} already has an active release in ${environment}: ${what}; cannot ${verb} now. ${steer}`;
+  }
+
+  /** The memo of the model's latest lock run, or undefined when the model never had one here. */
+  private async lockMemo(model: string, environment: string): Promise<(LockMemo & { running: boolean }) | undefined> {
+    try {
+      const description = await this.temporal.workflow.getHandle(modelWorkflowId(model, environment)).describe();
+      const memo = description.memo as LockMemo | undefined;
+      return memo?.workflowId ? { ...memo, running: description.status.name === 'RUNNING' } : undefined;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Id of the latest release workflow of the model here; RefusedError when there is none. */
+  private async latestRelease(model: string, environment: string): Promise<string> {
+    const memo = await this.lockMemo(model, environment);
+    if (!memo?.lastRelease) throw new RefusedError(`${model} has no release in ${environment}`);
+    return memo.lastRelease;
   }
 
   /** Whether any worker polled the task queue recently; a release started without one waits for one. */
@@ -114,9 +167,9 @@ export class TandemClient {
     return (response.pollers?.length ?? 0) > 0;
   }
 
-  /** Handle of the latest release of the model in the environment. */
-  releaseHandle(model: string, environment: string): WorkflowHandle {
-    return this.temporal.workflow.getHandle(releaseWorkflowId(model, environment));
+  /** Handle of the latest release of the model in the environment; RefusedError when there is none. */
+  async releaseHandle(model: string, environment: string): Promise<WorkflowHandle> {
+    return this.temporal.workflow.getHandle(await this.latestRelease(model, environment));
   }
 
   /**
@@ -124,11 +177,14 @@ export class TandemClient {
    * the release's reason when it cannot apply (nothing awaits approval, release already finished).
    */
   async act(model: string, environment: string, action: OperatorActionName, request: OperatorRequest): Promise<OperatorAction> {
-    const handle = this.releaseHandle(model, environment);
+    const handle = await this.releaseHandle(model, environment);
     try {
       return await handle.executeUpdate(updates[action], { args: [request] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new RefusedError(`${action} refused: ${err.cause?.message ?? err.message}`);
+      if (err instanceof WorkflowNotFoundError && (await this.lockMemo(model, environment))?.running) {
+        throw new RefusedError(`${action} refused: the release of ${model} in ${environment} has not been picked up by a worker yet (is \`tandem worker\` running?)`);
+      }
       if (err instanceof WorkflowNotFoundError || isNotRunning(err)) {
         const last = await this.status(model, environment).catch(() => undefined);
         throw new RefusedError(
@@ -146,16 +202,24 @@ export class TandemClient {
    * finished release's status is its recorded result, so reading it needs no running worker.
    */
   async status(model: string, environment: string): Promise<ReleaseStatus> {
-    const handle = this.releaseHandle(model, environment);
+    const workflowId = await this.latestRelease(model, environment);
     try {
-      const description = await handle.describe();
-      if (description.status.name === 'RUNNING') return await handle.query(statusQuery);
-      const final = await finalStatus(handle);
-      return final ?? (await handle.query(statusQuery));
+      return await this.statusOf(workflowId);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new RefusedError(`${model} has no release in ${environment}`);
+      if (err instanceof WorkflowNotFoundError) {
+        throw new RefusedError(`the release of ${model} in ${environment} has not been picked up by a worker yet (is \`tandem worker\` running?)`);
+      }
       throw err;
     }
+  }
+
+  /** Status of one release workflow, running or finished. */
+  private async statusOf(workflowId: string): Promise<ReleaseStatus> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    const description = await handle.describe();
+    if (description.status.name === 'RUNNING') return await handle.query(statusQuery);
+    const final = await finalStatus(handle);
+    return final ?? (await handle.query(statusQuery));
   }
 
   /**
@@ -163,6 +227,7 @@ export class TandemClient {
    * status when promoted; throws ReleaseFailedError when rolled back or failed.
    */
   async wait(handle: WorkflowHandle, onChange?: (status: ReleaseStatus) => void, pollMs = 500): Promise<ReleaseStatus> {
+    await this.started(handle, pollMs);
     let last = '';
     let done = false;
     const result = handle.result().finally(() => {
@@ -202,13 +267,27 @@ export class TandemClient {
     }
   }
 
-  /** Past releases of a model in an environment, newest first (needs the Tandem* search attributes). */
+  /** Resolves once the workflow exists: a release starts moments after its lock, when a worker picks it up. */
+  private async started(handle: WorkflowHandle, pollMs: number): Promise<void> {
+    for (;;) {
+      try {
+        await handle.describe();
+        return;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  /** Past releases and rollbacks of a model in an environment, newest first (needs the Tandem* search attributes). */
   async history(model: string, environment: string, limit = 20): Promise<HistoryEntry[]> {
-    const query = `WorkflowType = 'release' AND TandemModel = '${escapeQuery(model)}' AND TandemEnvironment = '${escapeQuery(environment)}'`;
+    const query = `WorkflowType IN ('release', 'rollbackModel') AND TandemModel = '${escapeQuery(model)}' AND TandemEnvironment = '${escapeQuery(environment)}'`;
     const entries: HistoryEntry[] = [];
     for await (const wf of this.temporal.workflow.list({ query })) {
       const attrs = wf.searchAttributes as Record<string, unknown[] | undefined>;
       entries.push({
+        kind: wf.type === 'rollbackModel' ? 'rollback' : 'release',
         workflowId: wf.workflowId,
         runId: wf.runId,
         version: String(attrs.TandemVersion?.[0] ?? ''),
@@ -233,30 +312,20 @@ export class TandemClient {
   }
 
   /**
-   * Switches a model's traffic to a running version (default: the most recent warm one). Refused
-   * while a release is active (abort it instead: that rolls back) or when the version is not running.
+   * Switches a model's traffic to a running version (default: the most recent warm one), under
+   * the model's lock. Refused while a release is active (abort it instead: that rolls back) or
+   * when the version is not running.
    */
   async rollback(input: RollbackInput): Promise<RollbackResult> {
-    const active = await this.status(input.model, input.environment).catch(() => undefined);
-    if (active && !active.outcome) {
-      throw new RefusedError(
-        `${input.model} has an active release in ${input.environment} (${active.version}, ${active.stage}); abort it instead — an abort rolls back: tandem release abort ${input.model} --env ${input.environment} --reason TEXT`,
-      );
-    }
+    const previous = await this.lockMemo(input.model, input.environment);
+    const workflowId = rollbackWorkflowId(input.model, input.environment, input.to, new Date());
+    const op: ModelOperation = { kind: 'rollback', workflowId, rollback: input };
+    const lock = await this.lock(input.model, input.environment, op, { operation: 'rollback', workflowId, lastRelease: previous?.lastRelease });
     try {
-      return await this.temporal.workflow.execute('rollbackModel', {
-        workflowId: rollbackWorkflowId(input.model, input.environment),
-        taskQueue: this.taskQueue,
-        args: [input],
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        workflowIdConflictPolicy: 'FAIL',
-        staticSummary: `rollback ${input.model} in ${input.environment}${input.to ? ` to ${input.to}` : ''}`,
-      });
+      return (await lock.result()) as RollbackResult;
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new RefusedError(`a rollback of ${input.model} in ${input.environment} is already running`);
-      if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === 'VersionNotRunning') {
-        throw new RefusedError(`rollback refused: ${err.cause.message}`);
-      }
+      const cause = err instanceof WorkflowFailedError ? innermost(err) : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === 'VersionNotRunning') throw new RefusedError(`rollback refused: ${cause.message}`);
       throw err;
     }
   }
@@ -275,6 +344,13 @@ async function finalStatus(handle: WorkflowHandle): Promise<ReleaseStatus | unde
     if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return err.cause.details?.[0] as ReleaseStatus | undefined;
     return undefined;
   }
+}
+
+/** The failure at the bottom of a chain (a child's ApplicationFailure under a ChildWorkflowFailure). */
+function innermost(err: Error): unknown {
+  let failure: unknown = err;
+  while (failure instanceof Error && failure.cause) failure = failure.cause;
+  return failure;
 }
 
 function isNotRunning(err: unknown): boolean {

@@ -39,3 +39,21 @@ export function versionsToRetire(running: RunningVersion[], promoted: string, ke
 export function promotedState(promoted: string, warm: string[]): TrafficState {
   return { weights: { [promoted]: 100 }, pinned: [promoted, ...warm.filter((v) => v !== promoted)], stable: promoted };
 }
+
+/**
+ * Weights without the given versions, the rest scaled back up to 100 (largest remainder, so the
+ * result is whole percents); empty when nothing is left. For when versions cannot serve.
+ */
+export function withoutVersions(weights: Weights, gone: string[]): Weights {
+  const kept = Object.entries(weights).filter(([v, w]) => w > 0 && !gone.includes(v));
+  const total = kept.reduce((sum, [, w]) => sum + w, 0);
+  if (!total) return {};
+  const exact = kept.map(([v, w]) => [v, (w * 100) / total] as const);
+  const result: Weights = Object.fromEntries(exact.map(([v, x]) => [v, Math.floor(x)]));
+  let left = 100 - Object.values(result).reduce((a, b) => a + b, 0);
+  for (const [v] of [...exact].sort((a, b) => (b[1] % 1) - (a[1] % 1))) {
+    if (left-- <= 0) break;
+    result[v]! += 1;
+  }
+  return result;
+}

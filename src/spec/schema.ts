@@ -5,12 +5,27 @@
  * Pure: imported by workflows.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from './duration';
+import { DURATION_PATTERN, durationMs } from './duration';
+import { DURATION_BOUNDS, MAX_ANALYSIS_COUNT, MAX_REPLICAS, MAX_ROLLOUT_STEPS, MAX_SMOKE_BODY_BYTES, MAX_SMOKE_TESTS } from './limits';
 
-const duration = z
-  .string()
-  .regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 5m or 2h')
-  .describe('A duration: a number followed by ms, s, m, h or d.');
+/** A duration string at most `bound` long (a spec that validates must be able to run). */
+const duration = (bound: { maxMs: number; text: string }) =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, 'must be a duration such as 500ms, 30s, 5m or 2h')
+    .refine((text) => !DURATION_PATTERN.test(text.trim()) || durationMs(text) <= bound.maxMs, `must be at most ${bound.text}`)
+    .describe(`A duration: a number followed by ms, s, m, h or d; at most ${bound.text}.`);
+
+/** JSON that serializes to at most MAX_SMOKE_BODY_BYTES (a smoke body travels in workflow history). */
+const boundedJson = z.unknown().refine((value) => value === undefined || jsonBytes(value) <= MAX_SMOKE_BODY_BYTES, {
+  message: `is larger than ${MAX_SMOKE_BODY_BYTES / 1024} KiB as JSON; keep smoke requests small (large inputs belong in the model's own tests)`,
+});
+
+function jsonBytes(value: unknown): number {
+  const text = JSON.stringify(value) ?? '';
+  // UTF-8 length without Node's Buffer (this module is bundled into workflows).
+  return new TextEncoder().encode(text).length;
+}
 
 const httpPath = z.string().startsWith('/', 'must start with "/"');
 
@@ -20,12 +35,13 @@ export const smokeTestSchema = z
     request: z.object({
       method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
       path: httpPath,
-      body: z.unknown().optional().describe('Sent as JSON.'),
+      body: boundedJson.optional().describe(`Sent as JSON; at most ${MAX_SMOKE_BODY_BYTES / 1024} KiB.`),
     }),
     expect: z.object({
       status: z.number().int().min(100).max(599).default(200),
       json: z
         .record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]))
+        .refine((value) => jsonBytes(value) <= MAX_SMOKE_BODY_BYTES, `is larger than ${MAX_SMOKE_BODY_BYTES / 1024} KiB as JSON`)
         .optional()
         .describe('Expected values by dotted path into the JSON answer, e.g. {"score": 0.12, "label": "ok"}.'),
       tolerance: z.number().min(0).default(0).describe('Allowed absolute difference for numeric values.'),
@@ -39,14 +55,14 @@ const setWeightStep = z
 const pauseStep = z
   .object({
     pause: z
-      .object({ duration: duration.optional().describe('Without a duration the release waits for `resume`.') })
+      .object({ duration: duration(DURATION_BOUNDS.pause).optional().describe('Without a duration the release waits for `resume`.') })
       .strict(),
   })
   .strict();
 const approvalStep = z
   .object({
     approval: z
-      .object({ timeout: duration.optional().describe('Without approval by then the release rolls back.') })
+      .object({ timeout: duration(DURATION_BOUNDS.approval).optional().describe('Without approval by then the release rolls back.') })
       .strict(),
   })
   .strict();
@@ -56,8 +72,8 @@ const analysisStep = z
       .object({
         maxErrorRate: z.number().min(0).max(1).default(0.05).describe('Highest accepted share of failed requests to the new version.'),
         maxP95LatencyMs: z.number().positive().optional(),
-        interval: duration.default('10s'),
-        count: z.number().int().min(1).default(3).describe('How many measurements, one per interval.'),
+        interval: duration(DURATION_BOUNDS.analysisInterval).default('10s'),
+        count: z.number().int().min(1).max(MAX_ANALYSIS_COUNT).default(3).describe('How many measurements, one per interval.'),
         minRequests: z.number().int().min(0).default(10).describe('Fewer requests in a window make it inconclusive, not failed.'),
       })
       .strict(),
@@ -71,14 +87,14 @@ export const rolloutSchema = z.discriminatedUnion('strategy', [
   z
     .object({
       strategy: z.literal('canary'),
-      steps: z.array(rolloutStepSchema).min(1, 'a canary needs at least one step'),
+      steps: z.array(rolloutStepSchema).min(1, 'a canary needs at least one step').max(MAX_ROLLOUT_STEPS, `at most ${MAX_ROLLOUT_STEPS} steps`),
     })
     .strict(),
   z
     .object({
       strategy: z.literal('blue-green'),
-      approval: z.object({ timeout: duration.optional() }).strict().optional().describe('Gate before the switch.'),
-      previewDuration: duration.optional().describe('How long the new version runs beside stable before the switch.'),
+      approval: z.object({ timeout: duration(DURATION_BOUNDS.approval).optional() }).strict().optional().describe('Gate before the switch.'),
+      previewDuration: duration(DURATION_BOUNDS.pause).optional().describe('How long the new version runs beside stable before the switch.'),
     })
     .strict(),
 ]);
@@ -94,12 +110,16 @@ export const specSchema = z
     health: z
       .object({
         path: httpPath.default('/healthz'),
-        timeout: duration.default('5s'),
+        timeout: duration(DURATION_BOUNDS.healthTimeout).default('5s'),
       })
       .strict()
       .default({ path: '/healthz', timeout: '5s' }),
-    smoke: z.array(smokeTestSchema).default([]).describe('Golden requests sent to the new version before it takes traffic.'),
-    replicas: z.number().int().min(1).max(100).default(1),
+    smoke: z
+      .array(smokeTestSchema)
+      .max(MAX_SMOKE_TESTS, `at most ${MAX_SMOKE_TESTS} smoke tests`)
+      .default([])
+      .describe('Golden requests sent to the new version before it takes traffic.'),
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
     resources: z
       .object({
         cpu: z.string().regex(/^\d+(\.\d+)?m?$/, 'must be cores ("0.5") or millicores ("500m")').optional(),
@@ -107,7 +127,7 @@ export const specSchema = z
       })
       .strict()
       .default({}),
-    readyTimeout: duration.default('2m').describe('How long a new version may take to become ready.'),
+    readyTimeout: duration(DURATION_BOUNDS.readyTimeout).default('2m').describe('How long a new version may take to become ready.'),
     rollout: rolloutSchema.default({ strategy: 'direct' }),
     retention: z
       .object({

@@ -6,14 +6,18 @@ import { ActivityCancellationType, proxyActivities, type ActivityOptions, type R
 import type { ReleaseActivities } from '../activities/types';
 import type { Duration } from '@temporalio/common';
 import { FailureType } from '../errors';
+import { durationMs } from '../spec/duration';
+import { SMOKE_REQUEST_TIMEOUT_MS } from '../spec/limits';
+import type { Spec } from '../spec/schema';
 
 const NON_RETRYABLE = Object.values(FailureType);
 
+/** Retry policy with backoff; `maximumAttempts` 0 means no limit (another timeout bounds it). */
 const retry = (maximumAttempts: number, maximumInterval: Duration = '30s'): RetryPolicy => ({
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval,
-  maximumAttempts,
+  ...(maximumAttempts > 0 ? { maximumAttempts } : {}),
   nonRetryableErrorTypes: NON_RETRYABLE,
 });
 
@@ -22,11 +26,15 @@ export const presets = {
   short: { startToCloseTimeout: '30s', retry: retry(20) },
   /** git fetch of a model repository */
   git: { startToCloseTimeout: '3m', retry: retry(5) },
-  /** image build and push: long, heartbeating, stops when cancelled */
+  /**
+   * image build and push: long, heartbeating, stops when cancelled. An engine or registry that
+   * restarts is waited for (retries with backoff, 45 minutes in all), a Dockerfile error is not.
+   */
   build: {
     startToCloseTimeout: '30m',
+    scheduleToCloseTimeout: '45m',
     heartbeatTimeout: '60s',
-    retry: retry(5, '1m'),
+    retry: retry(0, '1m'),
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
   /** apply and wait for readiness: heartbeating while replicas come up */
@@ -47,4 +55,32 @@ export type Preset = keyof typeof presets;
 /** Activities with a preset and a one-line summary that the Web UI shows for the call. */
 export function activities(preset: Preset, summary: string): ReleaseActivities {
   return proxyActivities<ReleaseActivities>({ ...presets[preset], summary });
+}
+
+/** Slack added to a duration the spec sets, for the work around it (apply, connect, report). */
+const SLACK_MS = 2 * 60_000;
+
+/**
+ * Activities whose run time the spec decides: a deploy waits up to `readyTimeout`, verification
+ * sends the health check and every smoke request, an analysis round waits its interval. Their
+ * timeouts follow the spec (never below the preset), so a spec that validates can always run.
+ */
+export function timedActivities(preset: 'deploy' | 'verify' | 'analysis', spec: Spec, summary: string, windowMs = 0): ReleaseActivities {
+  const base = presets[preset];
+  const needed =
+    preset === 'deploy'
+      ? durationMs(spec.readyTimeout)
+      : preset === 'verify'
+        ? durationMs(spec.health.timeout) + spec.smoke.length * SMOKE_REQUEST_TIMEOUT_MS
+        : windowMs;
+  const startToCloseTimeout = Math.max(durationMs(String(base.startToCloseTimeout)), needed + SLACK_MS);
+  return proxyActivities<ReleaseActivities>({ ...base, startToCloseTimeout, summary });
+}
+
+/**
+ * Activities of a rollback: each call retries briefly; the workflow then records the failure and
+ * tries again after a backoff, for as long as it takes (a rollback must not give up half-way).
+ */
+export function rollbackActivities(summary: string): ReleaseActivities {
+  return proxyActivities<ReleaseActivities>({ startToCloseTimeout: '2m', retry: retry(5, '10s'), summary });
 }

@@ -1,4 +1,5 @@
 /** The workflows the worker bundles. */
+export { modelOperation } from './model';
 export { release } from './release';
 export { rollbackModel } from './rollback';
 export { describeModelWorkflow } from './describe';

@@ -5,6 +5,7 @@
  * immediate feedback: an approval when nothing awaits one is refused, not dropped).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
 import type { Weights } from '../activities/types';
 
 export interface ReleaseInput {
@@ -31,10 +32,55 @@ export type Stage =
 /** promoted; rolled-back (something was deployed and has been undone); failed (nothing was deployed). */
 export type Outcome = 'promoted' | 'rolled-back' | 'failed';
 
+/** Longest `who` and `text` a release records; longer ones are refused, so history stays small. */
+export const MAX_WHO_LENGTH = 200;
+export const MAX_TEXT_LENGTH = 2000;
+
+/**
+ * The payload of every operator message. Signals come from anywhere (the Web UI's Send signal
+ * sends `null` for an empty field, `temporal workflow signal --input 42` sends a number), so
+ * signal handlers and update validators check payloads against this one schema.
+ */
+export const operatorRequestSchema = z
+  .object({
+    who: z
+      .string({ error: 'who is required: a JSON object such as {"who": "alice", "text": "why"}' })
+      .trim()
+      .min(1, 'who must name the person or job making the request')
+      .max(MAX_WHO_LENGTH, `who is longer than ${MAX_WHO_LENGTH} characters`),
+    text: z.string({ error: 'text must be a string' }).max(MAX_TEXT_LENGTH, `text is longer than ${MAX_TEXT_LENGTH} characters`).nullish(),
+  })
+  .strip();
+
 export interface OperatorRequest {
   who: string;
   /** comment for approve, reason for abort */
   text?: string;
+}
+
+/** The request, or why it is malformed (names the field and the expected shape). Never throws. */
+export function parseOperatorRequest(payload: unknown): { ok: true; request: OperatorRequest } | { ok: false; why: string } {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    return { ok: false, why: `malformed payload ${describePayload(payload)}: send a JSON object such as {"who": "alice", "text": "why"}` };
+  }
+  const parsed = operatorRequestSchema.safeParse(payload);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { ok: false, why: `malformed payload: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}` };
+  }
+  return { ok: true, request: { who: parsed.data.who, ...(parsed.data.text ? { text: parsed.data.text } : {}) } };
+}
+
+/** A short, bounded description of what a sender put in a payload, for the record. */
+export function describePayload(payload: unknown): string {
+  if (payload === undefined) return '(none)';
+  let text: string;
+  try {
+    text = JSON.stringify(payload) ?? String(payload);
+  } catch {
+    text = typeof payload;
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 export interface OperatorAction extends OperatorRequest {
@@ -78,6 +124,10 @@ export interface ReleaseStatus {
   weights: Weights;
   paused: boolean;
   waitingFor?: 'approval' | 'resume';
+  /** while a rollback part keeps failing: what and why (it is retried until it succeeds) */
+  blocked?: string;
+  /** every failed attempt of a rollback part, latest last */
+  rollbackFailures?: { at: string; part: string; error: string }[];
   steps: StepState[];
   checks: { check: string; ok: boolean; observed: string }[];
   actions: OperatorAction[];

@@ -9,21 +9,25 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
   setCurrentDetails,
 } from '@temporalio/workflow';
-import type { ModelState, TrafficState } from '../activities/types';
+import type { ModelState, ReleaseActivities, TrafficState } from '../activities/types';
 import { FailureType } from '../errors';
 import { describeStep, formatMs, rolloutPlan, type PlanStep } from '../rollout/plan';
-import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin } from '../rollout/traffic';
+import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
 import type { Spec } from '../spec/schema';
-import { activities } from './activity-presets';
+import { activities, timedActivities, rollbackActivities } from './activity-presets';
 import {
   signals,
   updates,
   statusQuery,
+  parseOperatorRequest,
+  describePayload,
   type OperatorAction,
   type OperatorActionName,
   type OperatorRequest,
@@ -60,7 +64,14 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   };
   const note = (message: string) => {
     status.history.push({ at: now(), message });
+    // A flood of messages (refused signals, blocked rollback retries) must not grow the status
+    // without bound: keep the first entries (how it started) and the latest ones.
+    if (status.history.length > MAX_RECORDS) status.history.splice(MAX_RECORDS / 2, 1);
     setCurrentDetails(`**${model} ${version} → ${environment}**: ${message}`);
+  };
+  const record = (action: OperatorAction) => {
+    status.actions.push(action);
+    if (status.actions.length > MAX_RECORDS) status.actions.splice(MAX_RECORDS / 2, 1);
   };
   const enter = (stage: Stage, message: string) => {
     status.stage = stage;
@@ -77,6 +88,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
 
   // Operator state, changed only by message handlers.
   let approvedFor = -1; // index of the approval step that was approved
+  let approvalTakenFor = -1; // index of the approval step the release has passed
   let promoteRequested = false;
   let abort: OperatorRequest | undefined;
   let resumeCount = 0;
@@ -121,28 +133,53 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         pipeline.cancel();
         break;
     }
-    status.actions.push(entry);
+    record(entry);
     note(`${action} by ${request.who}${request.text ? `: ${request.text}` : ''}`);
     return entry;
   };
+  const ignore = (action: OperatorActionName, who: string, text: string | undefined, why: string) => {
+    record({ action, who, text, at: now(), accepted: false, note: why });
+    note(`${action} by ${who} ignored: ${why}`);
+  };
   for (const action of Object.keys(signals) as OperatorActionName[]) {
-    // A signal cannot be refused to its sender; one that cannot apply is recorded, not dropped.
-    setHandler(signals[action], (request) => {
+    // A signal cannot be refused to its sender, and a handler that throws would fail every
+    // workflow task from then on (nobody could abort). So: parse, never throw, record what
+    // could not apply with the reason.
+    setHandler(signals[action], (payload: unknown) => {
+      const parsed = parseOperatorRequest(payload);
+      if (!parsed.ok) return ignore(action, '(unknown)', describePayload(payload), parsed.why);
       const why = refusal(action);
-      if (why) {
-        status.actions.push({ action, who: request.who, text: request.text, at: now(), accepted: false, note: why });
-        note(`${action} by ${request.who} ignored: ${why}`);
-        return;
-      }
-      apply(action, request);
+      if (why) return ignore(action, parsed.request.who, parsed.request.text, why);
+      apply(action, parsed.request);
     });
-    setHandler(updates[action], (request) => apply(action, request), {
-      validator: (request) => {
-        if (!request?.who) throw new Error('who is required: name the person or job making the request');
-        const why = refusal(action);
-        if (why) throw new Error(why);
+    setHandler(
+      updates[action],
+      async (payload: unknown) => {
+        const parsed = parseOperatorRequest(payload);
+        if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.why, 'MalformedRequest');
+        const entry = apply(action, parsed.request);
+        if (action === 'approve' && patched(PATCH_APPROVAL_ANSWERED_AFTER_EFFECT)) {
+          // Answer only once the approval took effect: an abort that lands at the same moment
+          // wins (it is the safe one), and this approval is then refused, not "accepted".
+          const step = approvedFor;
+          await condition(() => approvalTakenFor >= step || abort !== undefined || finished());
+          if (approvalTakenFor < step) {
+            entry.accepted = false;
+            entry.note = abort ? `aborted by ${abort.who} before the approval took effect` : `the release is ${status.outcome ?? status.stage}`;
+            throw ApplicationFailure.nonRetryable(`${entry.note}; the release rolls back`, 'Refused');
+          }
+        }
+        return entry;
       },
-    });
+      {
+        validator: (payload: unknown) => {
+          const parsed = parseOperatorRequest(payload);
+          if (!parsed.ok) throw new Error(parsed.why);
+          const why = refusal(action);
+          if (why) throw new Error(why);
+        },
+      },
+    );
   }
   setHandler(statusQuery, () => status);
 
@@ -165,6 +202,14 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       status.previousStable = stable;
       status.weights = { ...before.traffic.weights };
       wasRunning = before.running.some((v) => v.version === version);
+      const same = before.running.find((v) => v.version === version && v.commit === resolved.commit);
+      if (stable === version && same) {
+        throw ApplicationFailure.nonRetryable(
+          `${version} (commit ${resolved.commit.slice(0, 12)}) is already the stable version of ${model} in ${environment}; nothing to release. ` +
+            'To serve an older version again use `tandem rollback --to VERSION`; to release new code push a new tag.',
+          FailureType.AlreadyStable,
+        );
+      }
 
       enter('building', `building image of ${model} ${version}`);
       const image = await activities('build', `build and push image of ${model} ${version}`).buildImage({
@@ -180,7 +225,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
 
       enter('deploying', stable ? `deploying ${version} beside ${stable}` : `deploying ${version} (no version serves ${model} here yet)`);
       deployStarted = true;
-      const deployed = await activities('deploy', `deploy ${model} ${version} to ${environment}`).deployVersion({
+      const deployed = await timedActivities('deploy', spec, `deploy ${model} ${version} to ${environment}`).deployVersion({
         ...ref,
         version,
         commit: resolved.commit,
@@ -192,7 +237,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       note(`${deployed.readyReplicas}/${deployed.replicas} replicas of ${version} ready`);
 
       enter('verifying', `verifying ${version}: health and ${spec.smoke.length} smoke tests`);
-      const verified = await activities('verify', `health and smoke checks of ${model} ${version}`).verifyVersion({ ...ref, version, spec });
+      const verified = await timedActivities('verify', spec, `health and smoke checks of ${model} ${version}`).verifyVersion({ ...ref, version, spec });
       status.checks = verified.checks;
       const failed = verified.checks.find((c) => !c.ok);
       if (failed) {
@@ -230,6 +275,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     const reason = describeFailure(err, abort);
     status.reason = reason.message;
     status.failureType = reason.type;
+    // Nothing waits any more: the release is ending.
+    status.waitingFor = undefined;
+    status.paused = false;
     const runningStep = status.steps.find((s) => s.status === 'running');
     if (runningStep) {
       runningStep.status = 'failed';
@@ -245,9 +293,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   enter('promoted', `${version} is stable with 100% of traffic`);
   return status;
 
-  async function setTraffic(state: TrafficState) {
+  async function setTraffic(state: TrafficState, via: (summary: string) => ReleaseActivities = (summary) => activities('short', summary)) {
     trafficTouched = true;
-    const applied = await activities('short', `route ${model}: ${formatWeights(state.weights)}`).setTraffic({ ...ref, ...state });
+    const applied = await via(`route ${model}: ${formatWeights(state.weights)}`).setTraffic({ ...ref, ...state });
     status.weights = { ...applied.weights };
     note(`traffic ${formatWeights(applied.weights)}${Object.keys(applied.weights).length ? '' : `; pinned only: ${applied.pinned.join(', ')}`}`);
   }
@@ -279,13 +327,15 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
             : await condition(approved, step.timeoutMs, { summary: `approval of ${version} (timeout ${formatMs(step.timeoutMs)})` });
         status.waitingFor = undefined;
         if (!ok) throw ApplicationFailure.nonRetryable(`no approval within ${formatMs(step.timeoutMs!)}`, 'ApprovalTimeout');
+        // An abort in the same instant wins: the scope is cancelled and the next await throws.
+        if (!abort) approvalTakenFor = index;
         const by = status.actions.filter((a) => a.accepted && (a.action === 'approve' || a.action === 'promote')).at(-1);
         return by ? `${by.action === 'approve' ? 'approved' : 'promoted'} by ${by.who}${by.text ? `: ${by.text}` : ''}` : 'approved';
       }
       case 'analysis': {
         const results: string[] = [];
         for (let round = 1; round <= step.count; round++) {
-          const result = await activities('analysis', `analyse ${version} for ${formatMs(step.intervalMs)} (${round}/${step.count})`).analyzeVersion({
+          const result = await timedActivities('analysis', spec, `analyse ${version} for ${formatMs(step.intervalMs)} (${round}/${step.count})`, step.intervalMs).analyzeVersion({
             ...ref,
             version,
             rule: step.rule,
@@ -334,20 +384,78 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       return;
     }
     enter('rolling-back', `rolling back: ${reason}`);
-    if (before && trafficTouched) {
-      // Traffic first: the previous stable version is still warm, so this is the instant part.
-      const pinned = before.traffic.pinned.filter((v) => v !== version || wasRunning);
-      await setTraffic({ weights: before.traffic.weights, pinned, stable: before.traffic.stable });
-    }
+    // Each part is retried until it is done: a rollback that gives up would leave traffic split.
+    // The original reason stays in status.reason; every failed attempt is recorded beside it.
+    if (before && trafficTouched) await untilDone('restore traffic', restoreTraffic);
     if (!wasRunning) {
-      await activities('short', `scale down ${model} ${version}`).scaleDownVersion({ ...ref, version });
+      await untilDone(`scale down ${version}`, () => rollbackActivities(`scale down ${model} ${version}`).scaleDownVersion({ ...ref, version }));
       note(`${version} scaled down`);
     }
     status.outcome = 'rolled-back';
     status.finishedAt = now();
     enter('rolled-back', `rolled back${stable ? ` to ${stable}` : ''}: ${reason}`);
   }
+
+  /**
+   * Puts the traffic back as it was before the release. When the previous stable version lost its
+   * replicas (an engine restart), it is scaled up again first; while it cannot serve, traffic
+   * stays on the versions that are ready, so as many requests as possible succeed meanwhile.
+   */
+  async function restoreTraffic(attempt: number) {
+    const wanted = before!.traffic;
+    const pinned = wanted.pinned.filter((v) => v !== version || wasRunning);
+    if (attempt > 1) {
+      const now = await rollbackActivities(`read what runs of ${model} in ${environment}`).describeModel(ref);
+      const ready = new Set(now.running.filter((v) => v.readyReplicas > 0).map((v) => v.version));
+      const lost = Object.keys(wanted.weights).filter((v) => wanted.weights[v]! > 0 && !ready.has(v));
+      if (lost.length) {
+        const fallback = withoutVersions(now.traffic.weights, lost);
+        if (Object.keys(fallback).length && JSON.stringify(fallback) !== JSON.stringify(now.traffic.weights)) {
+          await setTraffic({ weights: fallback, pinned: now.traffic.pinned.filter((v) => ready.has(v)), stable: now.traffic.stable }, rollbackActivities);
+          note(`meanwhile traffic stays on what is ready: ${formatWeights(fallback)}`);
+        }
+        for (const v of lost) {
+          const replicas = before!.running.find((r) => r.version === v)?.replicas ?? 1;
+          note(`bringing ${v} back to ${replicas} replica${replicas === 1 ? '' : 's'}`);
+          await rollbackActivities(`restore ${model} ${v} (${replicas} replicas)`).restoreVersion({ ...ref, version: v, replicas });
+        }
+      }
+    }
+    await setTraffic({ weights: wanted.weights, pinned, stable: wanted.stable }, rollbackActivities);
+  }
+
+  /** Runs a rollback part until it succeeds, backing off, with every failure in status and history. */
+  async function untilDone(what: string, part: (attempt: number) => Promise<unknown>) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await part(attempt);
+        if (status.blocked) note(`rollback unblocked: ${what} done`);
+        status.blocked = undefined;
+        return;
+      } catch (err) {
+        const failure = describeFailure(err, undefined).message.split('\n')[0]!;
+        status.blocked = `rollback blocked: ${what}: ${failure}`;
+        status.rollbackFailures = [...(status.rollbackFailures ?? []), { at: now(), part: what, error: failure }].slice(-MAX_RECORDS);
+        note(`${status.blocked} (attempt ${attempt}; retrying)`);
+        await sleep(Math.min(ROLLBACK_BACKOFF_MS * 2 ** Math.min(attempt - 1, 8), ROLLBACK_MAX_BACKOFF_MS), { summary: `rollback blocked, retry ${what}` });
+      }
+    }
+  }
 }
+
+/**
+ * Versioning of running releases (releases wait days for approval, so a new worker must replay
+ * what an older one recorded): every change to the commands or message answers of this workflow
+ * is behind a `patched()` id listed here, and test/histories keeps one history per shipped
+ * version (the replay test). Remove a patch's old branch only when no release started before it runs.
+ */
+/** approve answers once the approval took effect (an abort at the same moment wins); was: at once. */
+const PATCH_APPROVAL_ANSWERED_AFTER_EFFECT = 'approve-answered-after-effect';
+
+/** How many history lines and operator actions a release keeps (first half and latest). */
+const MAX_RECORDS = 200;
+const ROLLBACK_BACKOFF_MS = 5_000;
+const ROLLBACK_MAX_BACKOFF_MS = 5 * 60_000;
 
 function formatWeights(weights: Record<string, number>): string {
   const parts = Object.entries(weights).map(([v, w]) => `${v} ${w}%`);

@@ -30,6 +30,8 @@ export function createWorld(options: WorldOptions) {
   let traffic: TrafficState = options.traffic ?? { weights: {}, pinned: [] };
   let transientLeft = typeof options.buildFailure === 'object' ? options.buildFailure.transientFailures : 0;
   const calls: Call[] = [];
+  let trafficFailuresLeft = 0;
+  const restoreBlocked = new Set<string>();
   const record = (name: string, input: unknown) => calls.push({ name, input, attempt: Context.current().info.attempt });
 
   const activities: ReleaseActivities = {
@@ -88,6 +90,15 @@ export function createWorld(options: WorldOptions) {
       return { running: all.filter((v) => v.replicas > 0), scaledDown: all.filter((v) => v.replicas === 0).map((v) => v.version), traffic: structuredClone(traffic) };
     },
     async setTraffic(input) {
+      if (trafficFailuresLeft > 0) {
+        trafficFailuresLeft--;
+        throw new Error('router unreachable (transient)');
+      }
+      // As the real activity: no weight for a version that has no ready replica.
+      const missing = Object.entries(input.weights).filter(([v, w]) => w > 0 && !(running.get(v)?.readyReplicas ?? 0));
+      if (missing.length) {
+        throw ApplicationFailure.nonRetryable(`cannot route traffic to ${missing.map(([v]) => v).join(', ')}: not running`, FailureType.VersionNotRunning);
+      }
       record('setTraffic', { weights: input.weights, pinned: input.pinned, stable: input.stable });
       traffic = { weights: { ...input.weights }, pinned: [...input.pinned], stable: input.stable };
       return structuredClone(traffic);
@@ -102,6 +113,13 @@ export function createWorld(options: WorldOptions) {
       const v = running.get(input.version);
       if (v) v.replicas = v.readyReplicas = 0;
     },
+    async restoreVersion(input) {
+      const v = running.get(input.version);
+      if (!v || restoreBlocked.has(input.version)) throw new Error(`cannot restore ${input.version} (engine not back yet)`);
+      record('restoreVersion', { version: input.version, replicas: input.replicas });
+      v.replicas = v.readyReplicas = input.replicas;
+      return { version: input.version, replicas: input.replicas, readyReplicas: input.replicas };
+    },
     async retireVersions(input) {
       record('retireVersions', { versions: input.versions });
       for (const v of input.versions) running.delete(v);
@@ -114,6 +132,17 @@ export function createWorld(options: WorldOptions) {
     traffic: () => traffic,
     running: () => [...running.values()].filter((v) => v.replicas > 0).map((v) => v.version),
     count: (name: string) => calls.filter((c) => c.name === name).length,
+    /** the engine lost the version's replicas: it stays defined but nothing is ready */
+    lose: (version: string) => {
+      const v = running.get(version);
+      if (v) v.readyReplicas = 0;
+    },
+    /** restoreVersion of `version` fails until unblocked */
+    blockRestore: (version: string, blocked = true) => (blocked ? restoreBlocked.add(version) : restoreBlocked.delete(version)),
+    /** the next n setTraffic calls fail with a retryable error */
+    failTraffic: (n: number) => {
+      trafficFailuresLeft = n;
+    },
     /** state to hand to a world in another process (see test/helpers/double-worker.ts) */
     snapshot: () => ({ running: [...running.values()], traffic }),
   };

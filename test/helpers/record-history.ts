@@ -16,7 +16,7 @@ async function record(name: string, run: (model: string, client: Awaited<ReturnT
   const client = await connectClient(queue);
   try {
     await run(queue, client);
-    const history = await client.releaseHandle(queue, 'test').fetchHistory();
+    const history = await (await client.releaseHandle(queue, 'test')).fetchHistory();
     writeFileSync(join(__dirname, '..', 'histories', `${name}.json`), JSON.stringify(history, null, 1));
     console.log(`recorded ${name}: ${history.events?.length} events`);
   } finally {

@@ -132,7 +132,8 @@ describe('PrometheusAnalyzer against a real Prometheus scraping real model serve
     assert.equal(result.outcome, 'fail', result.detail);
     assert.ok(result.requests >= RULE.minRequests);
     assert.equal(result.errorRate, 1);
-    assert.match(result.detail, /^error rate 100\.0% above 5\.0% \(\d+ requests, error rate 100\.0%/);
+    assert.match(result.detail, /^error rate 100\.0% above 5\.0% \(\d+ requests, p95 /);
+    assert.equal(result.detail.match(/error rate/g)?.length, 1, 'the error rate is named once');
   });
 
   it('is inconclusive for a running version without traffic (window 2500ms)', async () => {

@@ -1,6 +1,7 @@
 /** The resolveTag activity: tag -> commit -> validated tandem.yaml. */
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
+import { MAX_SPEC_BYTES } from '../../spec/limits';
 import { parseSpec, SpecError } from '../../spec/parse';
 import type { ResolvedVersion, ResolveTagInput } from '../types';
 import { fetchMirror, listTags, readFileAt, tagCommit } from './repository';
@@ -25,6 +26,14 @@ export function createGitActivities(deps: { cacheDir: string }) {
       if (text === undefined) {
         throw ApplicationFailure.nonRetryable(
           `tandem.yaml not found at ${tag} (${commit.slice(0, 12)}): every released commit needs a spec at the repository root`,
+          FailureType.InvalidSpec,
+        );
+      }
+      const bytes = new TextEncoder().encode(text).length;
+      if (bytes > MAX_SPEC_BYTES) {
+        // Checked before parsing: the spec travels in workflow history, where large payloads stall a release.
+        throw ApplicationFailure.nonRetryable(
+          `tandem.yaml at ${tag} is ${Math.ceil(bytes / 1024)} KiB, more than the ${MAX_SPEC_BYTES / 1024} KiB a spec may have; keep large smoke inputs out of the spec`,
           FailureType.InvalidSpec,
         );
       }

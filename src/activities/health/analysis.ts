@@ -183,7 +183,11 @@ export function judgeMeasures(measures: WindowMeasures, rule: AnalysisRule): Ana
   if (rule.maxP95LatencyMs !== undefined && p95LatencyMs !== undefined && p95LatencyMs > rule.maxP95LatencyMs) {
     failures.push(`p95 latency ${p95LatencyMs} ms above ${rule.maxP95LatencyMs} ms`);
   }
-  if (failures.length > 0) return { outcome: 'fail', ...base, detail: `${failures.join('; ')} (${parts.join(', ')})` };
+  if (failures.length > 0) {
+    // The failures already name the error rate (and p95 when it failed); add only what they do not.
+    const context = [parts[0]!, ...(failures.some((f) => f.startsWith('p95')) ? [] : [parts[2]!])];
+    return { outcome: 'fail', ...base, detail: `${failures.join('; ')} (${context.join(', ')})` };
+  }
   return { outcome: 'pass', ...base, detail: parts.join(', ') };
 }
 

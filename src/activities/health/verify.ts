@@ -4,12 +4,11 @@
  * running it twice is harmless.
  */
 import { durationMs } from '../../spec/duration';
+import { SMOKE_REQUEST_TIMEOUT_MS as SMOKE_TIMEOUT_MS } from '../../spec/limits';
 import { fetchText } from './http';
 import type { SmokeTest, Spec } from '../../spec/schema';
 import type { CheckResult, VerifyResult } from '../types';
 
-/** How long one smoke request may take; inference can be slower than a health check. */
-const SMOKE_TIMEOUT_MS = 30_000;
 /** How much of an unexpected answer is quoted in `observed`. */
 const BODY_QUOTE = 200;
 

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { KubeAnnotation, KubeLabel, MANAGED_BY, imageReference, isQuantity, labelValue, selectorLabels, workloadName } from '../../naming/kubernetes';
 import { durationMs } from '../../spec/duration';
+import { MAX_REPLICAS } from '../../spec/limits';
 import type { VersionWorkload } from '../target';
 
 /** Name of the model server's container in every pod. */
@@ -15,7 +16,6 @@ const CONTAINER_NAME = 'model';
 /** Name of the container port (and the Service's target port). */
 export const PORT_NAME = 'http';
 /** Highest replica count the target accepts. */
-const MAX_REPLICAS = 1000;
 /** Kubernetes' default progress deadline, used when the spec gives no readyTimeout. */
 const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 
@@ -30,7 +30,7 @@ type WorkloadSpec = VersionWorkload['spec'] & { readyTimeout?: string };
 
 /**
  * Throws a non-retryable InvalidSpec ApplicationFailure naming the field when the workload cannot
- * be applied as it is: replicas not an integer in 0..1000, a port outside 1..65535, resources that
+ * be applied as it is: replicas not an integer in 0..MAX_REPLICAS, a port outside 1..65535, resources that
  * are not Kubernetes quantities, a health path without a leading `/`, no image, an empty model or
  * version, a readyTimeout that is not a duration. Called before anything is sent to the cluster.
  */
