@@ -20,6 +20,8 @@ const MODEL = `dt-${RUN}`;
 const NETWORK = 'tandem-test';
 const IMAGE = (version: string): string => `tandem-test/fraud-detector:${version}`;
 const CRASH_IMAGE = 'tandem-test/crash:1';
+/** runs and never listens on its port */
+const SILENT_IMAGE = 'tandem-test/silent:1';
 
 function workload(version: string, overrides: Partial<VersionWorkload> & { replicas?: number; healthPath?: string } = {}): VersionWorkload {
   return {
@@ -62,6 +64,8 @@ describe('DockerTarget on the real Docker engine', () => {
     for (const tag of ['v1.0.0', 'v1.1.0']) buildExample(repo.path, tag);
     const crash = 'FROM tandem/node-base:20\nCMD ["node", "-e", "console.error(\'loading weights: file is corrupt\'); process.exit(3)"]\n';
     execFileSync('docker', ['build', '-q', '-t', CRASH_IMAGE, '-'], { input: crash, stdio: ['pipe', 'ignore', 'pipe'], timeout: 180_000 });
+    const silent = 'FROM tandem/node-base:20\nCMD ["node", "-e", "setInterval(() => {}, 1000)"]\n';
+    execFileSync('docker', ['build', '-q', '-t', SILENT_IMAGE, '-'], { input: silent, stdio: ['pipe', 'ignore', 'pipe'], timeout: 180_000 });
   });
 
   after(async () => {
@@ -100,7 +104,8 @@ describe('DockerTarget on the real Docker engine', () => {
     assert.equal(info.Config.Labels['tandem.version'], 'v1.0.0');
     assert.equal(info.HostConfig.NanoCpus, 250_000_000);
     assert.equal(info.HostConfig.Memory, 128 * 1024 * 1024);
-    assert.equal(info.HostConfig.RestartPolicy?.Name, 'unless-stopped');
+    // `always`: an engine that restarts, even after a SIGKILL, starts serving replicas again (test/faults).
+    assert.equal(info.HostConfig.RestartPolicy?.Name, 'always');
     assert.equal(info.HostConfig.PortBindings?.['8080/tcp']?.[0]?.HostIp, '127.0.0.1');
     assert.ok(NETWORK in (info.NetworkSettings.Networks ?? {}));
   });
@@ -130,6 +135,53 @@ describe('DockerTarget on the real Docker engine', () => {
     await assert.rejects(target.endpoint(MODEL, 'v1.1.0'), { type: 'VersionNotRunning' });
     await target.scale(MODEL, 'v1.1.0', 2);
     assert.equal((await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined)).readyReplicas, 2);
+  });
+
+  it('keeps a version scaled to 0 stopped across engine restarts, and serves it again when scaled up', async () => {
+    const policy = async () => (await docker.getContainer(`tandem-${MODEL}_v1.1.0_0`).inspect()).HostConfig.RestartPolicy?.Name;
+    await target.scale(MODEL, 'v1.1.0', 0);
+    assert.equal(await policy(), 'no', 'an engine that restarts must not start a version scaled to 0');
+    await target.scale(MODEL, 'v1.1.0', 2);
+    assert.equal(await policy(), 'always');
+    await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined);
+  });
+
+  it('scale brings back replicas that exited or were removed behind its back', async () => {
+    const [first, second] = await containerIds('v1.1.0');
+    await docker.getContainer(first!).stop({ t: 1 });
+    await docker.getContainer(second!).remove({ force: true });
+    const lost = (await target.list(MODEL)).find((v) => v.version === 'v1.1.0');
+    assert.deepEqual([lost?.replicas, lost?.readyReplicas], [0, 0]);
+
+    await target.scale(MODEL, 'v1.1.0', 2);
+    assert.deepEqual(await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined), { version: 'v1.1.0', replicas: 2, readyReplicas: 2 });
+    const back = (await target.list(MODEL)).find((v) => v.version === 'v1.1.0');
+    assert.deepEqual([back?.replicas, back?.readyReplicas], [2, 2]);
+    assert.ok((await containerIds('v1.1.0')).includes(first!), 'the exited replica is started again, not replaced');
+    for (const id of await containerIds('v1.1.0')) {
+      const info = await docker.getContainer(id).inspect();
+      assert.equal(info.HostConfig.RestartPolicy?.Name, 'always');
+      assert.equal(info.Config.Labels['tandem.commit'], 'commit-of-v1.1.0', 'a recreated replica carries the recorded definition');
+      assert.equal(info.HostConfig.Memory, 128 * 1024 * 1024);
+    }
+  });
+
+  it('lists readiness from the engine and the port, leaving the HTTP health check to waitReady', async () => {
+    // Listens but its health path answers 404: running and accepting connections, so listed ready.
+    await target.apply(workload('v9-listens', { image: IMAGE('v1.0.0'), replicas: 1, healthPath: '/not-there' }));
+    // Runs but never listens: its port refuses connections, so not ready.
+    await target.apply(workload('v9-silent', { image: SILENT_IMAGE, replicas: 1 }));
+    let listed = await target.list(MODEL);
+    const row = (version: string) => listed.find((v) => v.version === version);
+    for (let i = 0; row('v9-listens')?.readyReplicas !== 1; i++) {
+      assert.ok(i < 100, `v9-listens never listed ready: ${JSON.stringify(row('v9-listens'))}`);
+      await new Promise((r) => setTimeout(r, 100));
+      listed = await target.list(MODEL);
+    }
+    assert.equal(row('v9-listens')?.replicas, 1);
+    assert.deepEqual([row('v9-silent')?.replicas, row('v9-silent')?.readyReplicas], [1, 0]);
+    await target.remove(MODEL, 'v9-listens');
+    await target.remove(MODEL, 'v9-silent');
   });
 
   it('handles an odd tag with a Docker-safe name', async () => {

@@ -4,11 +4,17 @@
  * network and published on 127.0.0.1 with a random host port, so the gateway and the health
  * checks on the host reach every replica directly. The engine is the source of truth: nothing is
  * remembered between calls, every method reads the labels back.
+ *
+ * Serving replicas run under the `always` restart policy: an engine that restarts (even after a
+ * SIGKILL, without live-restore) starts them again. `unless-stopped` is not enough there: the
+ * engine stops the containers it finds running as if a user had, and then leaves them stopped. A
+ * replica kept stopped for a version scaled to 0 gets the `no` policy, so it stays stopped.
  */
 import { abortableSleep } from '../wait';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
+import { Socket } from 'node:net';
 import { FailureType } from '../../errors';
 import { fetchText } from '../health/http';
 import { describeNetworkError } from '../health/verify';
@@ -42,8 +48,22 @@ interface Replica {
   index: number;
   labels: Record<string, string>;
   state: string;
+  /** the engine's one-line status, e.g. `Up 3 minutes (healthy)` */
+  status: string;
   hostPort?: number;
+  /** the container's address on the target's network */
+  address?: string;
 }
+
+/** Restart policy of a serving replica, and of a replica kept stopped (scaled to 0). */
+const SERVING: Docker.HostRestartPolicy = { Name: 'always' };
+const STOPPED: Docker.HostRestartPolicy = { Name: 'no' };
+
+/** States a replica can be started from; `dead` and `removing` ones are replaced instead. */
+const STARTABLE = new Set(['created', 'exited', 'paused']);
+
+/** How long list() waits for a replica's port to accept a TCP connection before trusting the engine's state. */
+const CONNECT_TIMEOUT_MS = 500;
 
 const LOG_LINES = 20;
 
@@ -96,7 +116,7 @@ export class DockerTarget implements Target {
     for (let index = 0; index < spec.replicas; index++) {
       const kept = keep.get(index);
       if (kept) {
-        if (kept.state !== 'running' && kept.state !== 'restarting') await this.startContainer(kept.id);
+        await this.ensureRunning(kept);
         continue;
       }
       await this.createReplica(workload, imageRef, index, configHash, deployedAt);
@@ -127,7 +147,7 @@ export class DockerTarget implements Target {
         if (crashed) {
           throw ApplicationFailure.nonRetryable(`${model} ${version} cannot become ready: ${await this.describeCrash(replica, info)}`, FailureType.DeployFailed);
         }
-        // Under the unless-stopped policy a crash shows as restarting; exited without restarts means stopped on purpose (scale 0).
+        // Under the `always` restart policy a crash shows as restarting; exited without restarts means stopped on purpose (scale 0).
         if (info.State.Status !== 'exited') replicas.push(replica);
       }
       if (replicas.length === 0) {
@@ -151,8 +171,12 @@ export class DockerTarget implements Target {
 
   /**
    * Versions of the model that have containers on the engine, read from their labels, grouped per
-   * version. `replicas` counts running containers; `readyReplicas` those that also answer their
-   * health check. A version scaled to 0 is listed with 0 replicas (its definition is kept).
+   * version. `replicas` counts running containers; `readyReplicas` those that are ready by the
+   * engine's account — running, not restarting, not failing a Docker health check — and whose
+   * model port accepts a TCP connection on the network (a cheap check: a refused connection is
+   * answered at once; when the address cannot be reached from here, the engine's state decides).
+   * The HTTP health check is waitReady's. A version scaled to 0 is listed with 0 replicas (its
+   * definition is kept).
    */
   async list(model: string): Promise<RunningVersion[]> {
     const all = await this.containers(model, undefined, true);
@@ -161,10 +185,11 @@ export class DockerTarget implements Target {
       const version = replica.labels[Label.version]!;
       byVersion.set(version, [...(byVersion.get(version) ?? []), replica]);
     }
+    const readiness = new Map(await Promise.all(all.map(async (r) => [r.id, await readyByState(r)] as const)));
     const result: RunningVersion[] = [];
     for (const [version, replicas] of byVersion) {
       const running = replicas.filter((r) => r.state === 'running');
-      const ready = (await Promise.all(running.map((r) => this.probeReplica(r)))).filter((c) => c.ok).length;
+      const ready = running.filter((r) => readiness.get(r.id)).length;
       const labels = replicas[0]!.labels;
       result.push({
         version,
@@ -181,30 +206,39 @@ export class DockerTarget implements Target {
   }
 
   /**
-   * Sets the number of running replicas. Scaling down stops and removes the highest replicas;
-   * scaling to 0 keeps replica 0 as a stopped container so the version's definition survives and
-   * a later scale up can start it again. Scaling up starts stopped replicas and creates missing
-   * ones from the lowest existing replica's configuration, before anything is removed. Idempotent. Throws a non-retryable VersionNotRunning
-   * ApplicationFailure when scaling up a version that has no containers at all.
+   * Brings the version to `replicas` running replicas, whatever happened to them meanwhile:
+   * stopped or exited replicas are started again, paused ones unpaused, and missing or dead ones
+   * recreated from the definition the version's remaining containers record (labels, image,
+   * resources, port), pulling the image when the engine lost it. Scaling up comes first, so
+   * capacity never dips. Scaling down removes the highest replicas; scaling to 0 keeps replica 0
+   * as a stopped container (restart policy `no`) so the version's definition survives and a later
+   * scale up can start it again. Idempotent. Throws a non-retryable VersionNotRunning
+   * ApplicationFailure when scaling up a version that has no container left to take the
+   * definition from; engine errors are plain (retryable) errors.
    */
   async scale(model: string, version: string, replicas: number): Promise<void> {
     const existing = (await this.containers(model, version, true)).sort((a, b) => a.index - b.index);
     if (replicas > 0) {
-      // Up first (cloning from a container that still exists), then down: capacity never dips.
-      const template = existing[0];
+      const template = existing.find((r) => r.state === 'running') ?? existing.find((r) => r.state !== 'dead' && r.state !== 'removing') ?? existing[0];
       if (!template) {
         throw ApplicationFailure.nonRetryable(`${model} ${version} has no containers to scale; deploy it first`, FailureType.VersionNotRunning);
       }
+      let imageRef: string | undefined;
       for (let index = 0; index < replicas; index++) {
         const found = existing.find((r) => r.index === index);
-        if (!found) await this.cloneReplica(template.id, model, version, index);
-        else if (found.state !== 'running' && found.state !== 'restarting') await this.startContainer(found.id);
+        if (found && found.state !== 'dead' && found.state !== 'removing') {
+          await this.ensureRunning(found);
+          continue;
+        }
+        if (found) await this.removeContainer(found.id);
+        imageRef ??= await this.ensureImage(template.labels[Label.image] ?? '', template.labels[Label.digest] ?? '');
+        await this.cloneReplica(template.id, imageRef, model, version, index);
       }
     }
     for (const replica of existing) {
       if (replica.index < replicas) continue;
       if (replicas === 0 && replica.index === 0) {
-        if (replica.state === 'running' || replica.state === 'restarting') await this.stopContainer(replica.id);
+        await this.keepStopped(replica);
       } else {
         await this.removeContainer(replica.id);
       }
@@ -245,7 +279,9 @@ export class DockerTarget implements Target {
         index: Number(info.Labels[Label.replica]),
         labels: info.Labels,
         state: info.State,
+        status: info.Status ?? '',
         hostPort: published?.PublicPort,
+        address: info.NetworkSettings?.Networks?.[this.options.network]?.IPAddress || undefined,
       };
     });
   }
@@ -327,7 +363,7 @@ export class DockerTarget implements Target {
     const hostConfig: Docker.HostConfig = {
       NetworkMode: this.options.network,
       PortBindings: { [`${spec.port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
-      RestartPolicy: { Name: 'unless-stopped' },
+      RestartPolicy: SERVING,
     };
     try {
       if (spec.resources.cpu) hostConfig.NanoCpus = nanoCpus(spec.resources.cpu);
@@ -359,26 +395,54 @@ export class DockerTarget implements Target {
     await this.startContainer(container.id);
   }
 
-  /** A new replica with the same configuration as `templateId`. */
-  private async cloneReplica(templateId: string, model: string, version: string, index: number): Promise<void> {
+  /**
+   * A new replica with the configuration `templateId` records, running `imageRef`. A container
+   * that holds the name already (a concurrent scale made it) is started instead.
+   */
+  private async cloneReplica(templateId: string, imageRef: string, model: string, version: string, index: number): Promise<void> {
     const info = await this.docker.getContainer(templateId).inspect();
     const labels = { ...info.Config.Labels, [Label.replica]: String(index) };
-    const container = await this.docker.createContainer({
-      name: containerName(model, version, index),
-      Image: info.Config.Image,
-      Labels: labels,
-      Env: info.Config.Env,
-      ExposedPorts: info.Config.ExposedPorts,
-      HostConfig: {
-        NetworkMode: info.HostConfig.NetworkMode,
-        PortBindings: info.HostConfig.PortBindings,
-        RestartPolicy: info.HostConfig.RestartPolicy,
-        NanoCpus: info.HostConfig.NanoCpus || undefined,
-        Memory: info.HostConfig.Memory || undefined,
-      },
-      NetworkingConfig: { EndpointsConfig: { [this.options.network]: { Aliases: [networkAlias(model, version)] } } },
-    });
+    const name = containerName(model, version, index);
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
+        name,
+        Image: imageRef,
+        Labels: labels,
+        Env: info.Config.Env,
+        ExposedPorts: info.Config.ExposedPorts,
+        HostConfig: {
+          NetworkMode: info.HostConfig.NetworkMode,
+          PortBindings: info.HostConfig.PortBindings,
+          RestartPolicy: SERVING,
+          NanoCpus: info.HostConfig.NanoCpus || undefined,
+          Memory: info.HostConfig.Memory || undefined,
+        },
+        NetworkingConfig: { EndpointsConfig: { [this.options.network]: { Aliases: [networkAlias(model, version)] } } },
+      });
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+      container = this.docker.getContainer(name);
+    }
     await this.startContainer(container.id);
+  }
+
+  /** Starts a replica that is not running (unpauses a paused one) under the serving restart policy. */
+  private async ensureRunning(replica: Replica): Promise<void> {
+    if (!STARTABLE.has(replica.state)) return; // running or restarting
+    const container = this.docker.getContainer(replica.id);
+    if (replica.state === 'paused') {
+      await container.unpause();
+      return;
+    }
+    await container.update({ RestartPolicy: SERVING });
+    await this.startContainer(replica.id);
+  }
+
+  /** Stops a replica and keeps it stopped, also across engine restarts. */
+  private async keepStopped(replica: Replica): Promise<void> {
+    await this.docker.getContainer(replica.id).update({ RestartPolicy: STOPPED });
+    if (replica.state === 'running' || replica.state === 'restarting' || replica.state === 'paused') await this.stopContainer(replica.id);
   }
 
   private async startContainer(id: string): Promise<void> {
@@ -439,7 +503,7 @@ export class DockerTarget implements Target {
   private async lastLogLines(id: string): Promise<string> {
     try {
       const raw = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: LOG_LINES, follow: false })) as unknown as Buffer;
-      return demuxLogs(raw).trimEnd();
+      return printable(demuxLogs(raw));
     } catch {
       return '';
     }
@@ -499,4 +563,41 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer | string>) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Whether a replica is ready by the engine's account plus a cheap check: running, not failing or
+ * still starting a Docker health check, and its model port not refusing TCP connections on the
+ * network. An address that does not answer within CONNECT_TIMEOUT_MS (not reachable from here)
+ * leaves the engine's state to decide.
+ */
+async function readyByState(replica: Replica): Promise<boolean> {
+  if (replica.state !== 'running' || /\((unhealthy|health: starting)\)/.test(replica.status)) return false;
+  const port = Number(replica.labels[Label.port]);
+  if (!replica.address || !port) return true;
+  return (await connect(replica.address, port, CONNECT_TIMEOUT_MS)) !== 'refused';
+}
+
+/** Opens and closes one TCP connection: `open`, `refused`, or `unknown` (timeout, unreachable). */
+function connect(host: string, port: number, timeoutMs: number): Promise<'open' | 'refused' | 'unknown'> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (result: 'open' | 'refused' | 'unknown') => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => done('unknown'));
+    socket.once('connect', () => done('open'));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED' ? 'refused' : 'unknown'));
+    socket.connect(port, host);
+  });
+}
+
+/** Log text without terminal escapes, other control characters and trailing blank space. */
+function printable(text: string): string {
+  return text
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    .replace(/[^\S\n\t ]|[\x00-\x08\x0b-\x1f\x7f]/g, '')
+    .replace(/[ \t]+$/gm, '')
+    .trim();
 }

@@ -16,6 +16,12 @@ export interface BuildContext {
   tar: Readable;
   /** Paths left out because of `.dockerignore`, counted for the log. */
   excluded: () => number;
+  /**
+   * Stops `git archive` and destroys the tar stream. Call it once the build request is over,
+   * whatever its outcome: a request that failed before reading the whole context would otherwise
+   * leave `git archive` blocked on a full pipe. Harmless after the stream ended.
+   */
+  dispose: () => void;
 }
 
 /**
@@ -65,5 +71,11 @@ export async function buildContext(repoUrl: string, commit: string, cacheDir: st
     if (code !== 0 && !signal?.aborted) pack.destroy(new Error(`git archive ${commit} failed (exit ${code}): ${stderr.trim()}`));
   });
   archive.stdout.pipe(extract);
-  return { tar: pack as unknown as Readable, excluded: () => excluded };
+  // However the stream ends (consumed, failed or disposed), nothing of the archive is left running.
+  pack.on('close', () => {
+    extract.destroy();
+    archive.stdout.destroy();
+    if (archive.exitCode === null && archive.signalCode === null) archive.kill('SIGKILL');
+  });
+  return { tar: pack as unknown as Readable, excluded: () => excluded, dispose: () => pack.destroy() };
 }

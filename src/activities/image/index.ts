@@ -4,19 +4,16 @@
  * `<model>:commit-<sha12>`, and returns the digest the registry serves. An image already in the
  * registry for the same commit is reused, not rebuilt.
  */
-import { CancelledFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
-import { FailureType } from '../../errors';
 import { commitTag, imageTag } from '../../naming/docker';
 import type { BuildImageInput, BuiltImage } from '../types';
-import { buildContext } from './context';
-import { RegistryClient, registryCredentials, RegistryUnavailable, type Credentials, type RegistrySettings } from './registry';
+import { buildContext, type BuildContext } from './context';
+import { build, cancelled, DockerUnavailable, ping, push, throwIfCancelled } from './engine';
+import { RegistryClient, registryCredentials, RegistryUnavailable, type RegistrySettings } from './registry';
 
 export { RegistryClient, registryCredentials, type RegistrySettings } from './registry';
-
-/** Type of the retryable failure thrown when the Docker engine cannot be reached or drops a build or push. */
-const DockerUnavailable = 'DockerUnavailable';
 
 export interface ImageActivityDeps {
   /** The Docker engine that builds and pushes. */
@@ -39,7 +36,6 @@ export interface BuildProgress {
 }
 
 const HEARTBEAT_EVERY_MS = 5_000;
-const LOG_LINES = 10;
 
 /** A repository URL without any user:password part, fit for labels and messages. */
 function publicUrl(repoUrl: string): string {
@@ -89,6 +85,7 @@ export function createImageActivities(deps: ImageActivityDeps) {
       };
       beat();
       const ticker = setInterval(() => beat(), HEARTBEAT_EVERY_MS);
+      let context: BuildContext | undefined;
       try {
         const existing = await registry.manifestDigest(model, markerTag, signal);
         if (existing) {
@@ -99,7 +96,7 @@ export function createImageActivities(deps: ImageActivityDeps) {
         }
 
         await ping(deps.docker);
-        const context = await buildContext(input.repoUrl, commit, deps.workDir, signal);
+        context = await buildContext(input.repoUrl, commit, deps.workDir, signal);
         ctx.log.info(`building ${image} from ${publicUrl(input.repoUrl)} at ${commit.slice(0, 12)}`);
         const imageId = await build(deps.docker, context.tar, {
           t: `${repo}:${markerTag}`,
@@ -114,8 +111,14 @@ export function createImageActivities(deps: ImageActivityDeps) {
           signal,
           onStep: (step, of) => beat({ phase: 'build', step, of }),
         });
+        context.dispose();
         throwIfCancelled(signal);
-        await deps.docker.getImage(imageId).tag({ repo, tag: versionTag });
+        await deps.docker
+          .getImage(imageId)
+          .tag({ repo, tag: versionTag })
+          .catch((err: Error) => {
+            throw ApplicationFailure.retryable(`Docker engine could not tag ${imageId} as ${repo}:${versionTag}: ${err.message}`, DockerUnavailable);
+          });
 
         // Version tag first, the commit marker last: the marker means "everything is pushed".
         const pushed: Record<string, string> = {};
@@ -137,165 +140,10 @@ export function createImageActivities(deps: ImageActivityDeps) {
         if (signal.aborted) throw cancelled(signal);
         throw err;
       } finally {
+        context?.dispose();
         clearInterval(ticker);
       }
     },
   };
 }
 
-function cancelled(signal: AbortSignal): CancelledFailure {
-  return signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('image build cancelled');
-}
-
-function throwIfCancelled(signal: AbortSignal): void {
-  if (signal.aborted) throw cancelled(signal);
-}
-
-async function ping(docker: Docker): Promise<void> {
-  try {
-    await docker.ping({ abortSignal: AbortSignal.timeout(10_000) } as never);
-  } catch (err) {
-    throw ApplicationFailure.retryable(`Docker engine unreachable: ${(err as Error).message}`, DockerUnavailable);
-  }
-}
-
-/** True when the engine answers a ping within a few seconds. */
-async function engineAlive(docker: Docker): Promise<boolean> {
-  try {
-    await docker.ping({ abortSignal: AbortSignal.timeout(3_000) } as never);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Splits a Docker JSON-lines progress stream into messages; transport errors are thrown. */
-async function* messages(stream: NodeJS.ReadableStream): AsyncGenerator<Record<string, unknown>> {
-  let buffered = '';
-  for await (const chunk of stream) {
-    buffered += chunk.toString();
-    let newline: number;
-    while ((newline = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (!line) continue;
-      try {
-        yield JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        yield { stream: line };
-      }
-    }
-  }
-  if (buffered.trim()) {
-    try {
-      yield JSON.parse(buffered) as Record<string, unknown>;
-    } catch {
-      yield { stream: buffered };
-    }
-  }
-}
-
-/** Engine messages that mean the engine, not the Dockerfile, gave up. */
-const ENGINE_TROUBLE = /context canceled|shutting down|connection reset|broken pipe|transport is closing|no space left|cannot connect to the docker daemon/i;
-
-interface BuildOptions {
-  t: string;
-  buildargs: Record<string, string>;
-  labels: Record<string, string>;
-  signal: AbortSignal;
-  onStep: (step: number, of: number) => void;
-}
-
-/**
- * Runs one build with the legacy builder (its JSON stream names each "Step n/m"), returns the
- * image id. Throws BuildFailed (non-retryable) for a failing Dockerfile step, DockerUnavailable
- * (retryable) when the engine drops the build.
- */
-async function build(docker: Docker, context: NodeJS.ReadableStream, opts: BuildOptions): Promise<string> {
-  const log: string[] = [];
-  let step: { n: number; of: number; instruction: string } | undefined;
-  let imageId: string | undefined;
-  let failure: { message: string; code?: number } | undefined;
-  try {
-    const stream = await docker.buildImage(context, {
-      t: opts.t,
-      buildargs: opts.buildargs,
-      labels: opts.labels,
-      rm: true,
-      forcerm: true,
-      abortSignal: opts.signal,
-    });
-    for await (const msg of messages(stream)) {
-      if (typeof msg.stream === 'string') {
-        for (const line of msg.stream.split('\n')) {
-          const text = line.replace(/\x1b\[[0-9;]*m/g, '').trimEnd();
-          if (!text || text.startsWith(' ---> ') || text.startsWith('Removing intermediate container')) continue;
-          log.push(text);
-          if (log.length > LOG_LINES) log.shift();
-          const m = /^Step (\d+)\/(\d+) : (.*)$/.exec(text);
-          if (m) {
-            step = { n: Number(m[1]), of: Number(m[2]), instruction: m[3]! };
-            opts.onStep(step.n, step.of);
-          }
-          const built = /^Successfully built ([0-9a-f]+)/.exec(text);
-          if (built) imageId = built[1];
-        }
-      }
-      const aux = msg.aux as { ID?: string } | undefined;
-      if (aux?.ID) imageId = aux.ID;
-      if (msg.error || msg.errorDetail) {
-        const detail = (msg.errorDetail ?? {}) as { message?: string; code?: number };
-        failure = { message: String(detail.message ?? msg.error), code: detail.code };
-      }
-    }
-  } catch (err) {
-    if (opts.signal.aborted) throw cancelled(opts.signal);
-    throw ApplicationFailure.retryable(`Docker engine dropped the build${step ? ` at step ${step.n}/${step.of}` : ''}: ${(err as Error).message}`, DockerUnavailable);
-  }
-  if (opts.signal.aborted) throw cancelled(opts.signal);
-  if (failure) {
-    if (ENGINE_TROUBLE.test(failure.message) || !(await engineAlive(docker))) {
-      throw ApplicationFailure.retryable(`Docker engine failed the build${step ? ` at step ${step.n}/${step.of}` : ''}: ${failure.message}`, DockerUnavailable);
-    }
-    const exit = /returned a non-zero code: (\d+)/.exec(failure.message);
-    const what = exit ? `exit code ${exit[1]}` : failure.message;
-    const where = step ? `step ${step.n}/${step.of} "${step.instruction}"` : 'the build';
-    throw ApplicationFailure.nonRetryable(`${where} failed: ${what}\n${log.join('\n')}`, FailureType.BuildFailed, {
-      step: step?.n,
-      of: step?.of,
-      instruction: step?.instruction,
-      exitCode: exit ? Number(exit[1]) : undefined,
-      log,
-    });
-  }
-  if (!imageId) {
-    throw ApplicationFailure.retryable(`Docker engine ended the build without an image${step ? ` after step ${step.n}/${step.of}` : ''}`, DockerUnavailable);
-  }
-  return imageId;
-}
-
-/** Pushes `<repo>:<tag>` and returns the manifest digest the engine reports. */
-async function push(docker: Docker, repo: string, tag: string, credentials: Credentials | undefined, serveraddress: string, signal: AbortSignal): Promise<string> {
-  const authconfig = credentials ? { username: credentials.username, password: credentials.password, serveraddress } : {};
-  let digest: string | undefined;
-  let failure: string | undefined;
-  try {
-    const stream = await docker.getImage(repo).push({ tag, authconfig, abortSignal: signal } as never);
-    for await (const msg of messages(stream as unknown as NodeJS.ReadableStream)) {
-      const aux = msg.aux as { Digest?: string } | undefined;
-      if (aux?.Digest) digest = aux.Digest;
-      if (msg.error || msg.errorDetail) failure = String((msg.errorDetail as { message?: string } | undefined)?.message ?? msg.error);
-    }
-  } catch (err) {
-    if (signal.aborted) throw cancelled(signal);
-    throw ApplicationFailure.retryable(`Docker engine dropped the push of ${repo}:${tag}: ${(err as Error).message}`, DockerUnavailable);
-  }
-  if (failure) {
-    if (/unauthorized|denied|authentication required/i.test(failure)) {
-      throw ApplicationFailure.nonRetryable(`the registry refused the push of ${repo}:${tag}: ${failure}`, FailureType.PermissionDenied);
-    }
-    throw ApplicationFailure.retryable(`push of ${repo}:${tag} failed: ${failure}`, RegistryUnavailable);
-  }
-  if (!digest) throw ApplicationFailure.retryable(`push of ${repo}:${tag} ended without a digest`, RegistryUnavailable);
-  return digest;
-}
