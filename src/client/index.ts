@@ -100,7 +100,7 @@ export class TandemClient {
   }
 
   /** Starts the lock workflow for one operation; RefusedError naming what holds the lock. */
-  private async lock(model: string, environment: string, op: ModelOperation, memo: LockMemo): Promise<WorkflowHandle> {
+  private async lock(model: string, environment: string, op: ModelOperation, memo: LockMemo, retry = true): Promise<WorkflowHandle> {
     const what = op.kind === 'release' ? `${model} ${op.release.tag} → ${environment}` : `rollback ${model} in ${environment}${op.rollback.to ? ` to ${op.rollback.to}` : ''}`;
     try {
       return await this.temporal.workflow.start('modelOperation', {
@@ -113,9 +113,32 @@ export class TandemClient {
         staticSummary: what,
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new RefusedError(await this.busyMessage(model, environment, op.kind));
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (retry && (await this.lockReleasing(model, environment))) return this.lock(model, environment, op, memo, false);
+      throw new RefusedError(await this.busyMessage(model, environment, op.kind));
     }
+  }
+
+  /**
+   * True when the lock was held by an operation that has just finished and the lock then closed
+   * (it closes moments after its child): a start right after `--wait` returned is not refused.
+   */
+  private async lockReleasing(model: string, environment: string): Promise<boolean> {
+    const memo = await this.lockMemo(model, environment).catch(() => undefined);
+    if (!memo?.running) return true;
+    const child = await this.temporal.workflow
+      .getHandle(memo.workflowId)
+      .describe()
+      .catch(() => undefined);
+    if (!child || child.status.name === 'RUNNING') return false;
+    const lock = this.temporal.workflow.getHandle(modelWorkflowId(model, environment));
+    const closed = lock.result().then(
+      () => true,
+      () => true,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000)));
+    return Promise.race([closed, late]).finally(() => clearTimeout(timer));
   }
 
   /** Why an operation cannot start now: what runs, and what the operator can do about it. */

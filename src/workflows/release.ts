@@ -278,6 +278,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     // Nothing waits any more: the release is ending.
     status.waitingFor = undefined;
     status.paused = false;
+    if (approvedFor > approvalTakenFor) {
+      // An approval (by signal) that arrived with the abort never took effect: say so in the record.
+      const approval = status.actions.findLast((a) => a.action === 'approve' && a.accepted);
+      if (approval) Object.assign(approval, { accepted: false, note: `${reason.message.split('\n')[0]} before the approval took effect` });
+    }
     const runningStep = status.steps.find((s) => s.status === 'running');
     if (runningStep) {
       runningStep.status = 'failed';

@@ -4,60 +4,14 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TandemClient } from '../../src/client';
-import { RefusedError, ReleaseFailedError } from '../../src/client';
+import { RefusedError } from '../../src/client';
 import type { ReleaseStatus } from '../../src/workflows/messages';
-import { createWorld, runningVersion, specs, type WorldOptions } from '../doubles/world';
-import { connectClient, ensureTemporal, startWorker, uniqueQueue, type RunningWorker } from '../helpers/temporal';
+import { runningVersion, specs, type WorldOptions } from '../doubles/world';
+import { failure, harness } from '../helpers/release-harness';
+import { ensureTemporal } from '../helpers/temporal';
 
 const admin = { who: 'alice', text: 'looks good' };
 const stableV1: Pick<WorldOptions, 'running' | 'traffic'> = { running: [runningVersion('v1.0.0')], traffic: { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' } };
-
-interface Harness {
-  client: TandemClient;
-  world: ReturnType<typeof createWorld>;
-  worker: RunningWorker;
-  model: string;
-  start(tag: string): ReturnType<TandemClient['start']>;
-  until(pred: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus>;
-  close(): Promise<void>;
-}
-
-async function harness(options: WorldOptions): Promise<Harness> {
-  const queue = uniqueQueue('release');
-  const world = createWorld(options);
-  const worker = await startWorker(queue, world.activities);
-  const client = await connectClient(queue);
-  const model = queue;
-  return {
-    client,
-    world,
-    worker,
-    model,
-    start: (tag) => client.start({ model, tag, environment: 'test', repoUrl: '/nowhere', requestedBy: 'test' }),
-    async until(pred) {
-      for (let i = 0; i < 200; i++) {
-        const s = await client.status(model, 'test').catch(() => undefined);
-        if (s && pred(s)) return s;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error('condition not reached in 20s');
-    },
-    async close() {
-      await client.close();
-      await worker.stop();
-    },
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ReleaseFailedError> {
-  const err = await promise.then(
-    () => assert.fail('expected the release to fail'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ReleaseFailedError, `expected ReleaseFailedError, got ${String(err)}`);
-  return err;
-}
 
 describe('release workflow (real Temporal, activity doubles)', () => {
   before(() => ensureTemporal());
