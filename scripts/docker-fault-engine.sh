@@ -9,17 +9,19 @@
 #   docker-fault-engine.sh registry-stop    SIGKILL the test registry
 #   docker-fault-engine.sh down             stop both and remove every container of the engine
 #
-# The engine: socket $SOCK, its own --data-root, --exec-root (so its own managed containerd) and
-# --pidfile; no default bridge and no iptables or masquerading rules, so nothing it does touches
-# the host's firewall or the shared engine's networks; user-defined networks take their subnets
-# from 10.213.0.0/16, away from the shared engine's 172.16/12 pools. Ports published on 127.0.0.1
-# work through docker-proxy. The base image tandem/node-base:20 is copied from the shared engine
+# The engine: socket $SOCK, its own --data-root, --exec-root (so its own managed containerd),
+# --pidfile and --config-file; its default bridge is its own interface $BRIDGE (10.214.0.1/24),
+# made here — never `--bridge=none`, with which dockerd deletes the host's docker0, the shared
+# engine's bridge; no iptables, masquerading or ip_forward changes, so nothing it does touches the
+# host's firewall; user-defined networks take their subnets from 10.213.0.0/16, away from the
+# shared engine's 172.16/12 pools. Ports published on 127.0.0.1 work through docker-proxy. The base image tandem/node-base:20 is copied from the shared engine
 # (docker save | docker load); run scripts/docker-up.sh first.
 # The registry: Debian's docker-registry with scripts/registry-config.yml, on $FAULT_REGISTRY_ADDR
 # with its own storage. Only processes whose pid files this script wrote are signalled.
 # Environment:
 #   TANDEM_HOME           cache and state folder (default ~/.cache/tandem); logs in $TANDEM_HOME/fault
 #   FAULT_REGISTRY_ADDR   default 127.0.0.1:5055
+#   FAULT_REGISTRY_ROOT   where the test registry stores images (default $TANDEM_HOME/fault/registry)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TANDEM_HOME=${TANDEM_HOME:-$HOME/.cache/tandem}
@@ -31,8 +33,11 @@ PIDFILE=$RUN_DIR/docker.pid
 DATA_ROOT=/var/lib/tandem-fault/docker
 FAULT_REGISTRY_ADDR=${FAULT_REGISTRY_ADDR:-127.0.0.1:5055}
 REGISTRY_PIDFILE=$STATE/registry.pid
+REGISTRY_ROOT=${FAULT_REGISTRY_ROOT:-$STATE/registry}
 BASE_IMAGE=tandem/node-base:20
-mkdir -p "$STATE" "$STATE/registry"
+BRIDGE=tfault0
+BRIDGE_CIDR=10.214.0.1/24
+mkdir -p "$STATE" "$REGISTRY_ROOT"
 
 log() { echo "docker-fault-engine: $*"; }
 die() { echo "docker-fault-engine: $*" >&2; exit 1; }
@@ -82,13 +87,20 @@ start_engine() {
   as_root rm -f "$PIDFILE"
   stop_orphan_containerd
   as_root mkdir -p "$RUN_DIR" "$EXEC_ROOT" "$DATA_ROOT"
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    as_root ip link add "$BRIDGE" type bridge
+    as_root ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+  fi
+  as_root ip link set "$BRIDGE" up
+  [ -f "$STATE/daemon.json" ] || echo '{}' >"$STATE/daemon.json"
   local driver
   driver=$(cat "$TANDEM_HOME/docker/storage-driver" 2>/dev/null || echo overlay2)
   log "starting dockerd on $SOCK (storage driver $driver) — log $STATE/dockerd.log"
   echo "--- $(date -Is) start" >>"$STATE/dockerd.log"
   as_root nohup setsid dockerd \
     --host "unix://$SOCK" --pidfile "$PIDFILE" --data-root "$DATA_ROOT" --exec-root "$EXEC_ROOT" \
-    --storage-driver "$driver" --bridge none --iptables=false --ip-masq=false --ip-forward=false \
+    --config-file "$STATE/daemon.json" --storage-driver "$driver" \
+    --bridge "$BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
     --userland-proxy=true --default-address-pool base=10.213.0.0/16,size=24 \
     >>"$STATE/dockerd.log" 2>&1 </dev/null &
   local pid=$!
@@ -130,7 +142,7 @@ registry_ready() {
 
 start_registry() {
   if registry_ready; then log "registry already answering on $FAULT_REGISTRY_ADDR"; return 0; fi
-  REGISTRY_HTTP_ADDR=$FAULT_REGISTRY_ADDR REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$STATE/registry" \
+  REGISTRY_HTTP_ADDR=$FAULT_REGISTRY_ADDR REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$REGISTRY_ROOT" \
     nohup setsid /usr/bin/docker-registry serve "$HERE/registry-config.yml" >>"$STATE/registry.log" 2>&1 </dev/null &
   echo $! >"$REGISTRY_PIDFILE"
   for _ in $(seq 1 40); do
@@ -163,6 +175,7 @@ down() {
   fi
   stop_engine
   stop_orphan_containerd
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then as_root ip link delete "$BRIDGE"; fi
 }
 
 case "${1:-}" in

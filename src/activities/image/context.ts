@@ -62,6 +62,8 @@ export async function buildContext(repoUrl: string, commit: string, cacheDir: st
       return;
     }
     const entry = pack.entry({ ...header, name: header.type === 'directory' ? `${name}/` : name }, (err) => next(err));
+    // A disposed context closes the entry mid-file; the entry's source then fails, and must not throw.
+    stream.on('error', (err) => extract.destroy(err));
     stream.pipe(entry);
   });
   extract.on('finish', () => pack.finalize());
