@@ -29,7 +29,7 @@ import {
 } from '../workflows/messages';
 import type { ModelState } from '../activities/types';
 import { BadInputError, RefusedError, ReleaseFailedError } from './errors';
-import { validateReleaseInput, validateRepoUrl } from './validate';
+import { validateReleaseInput } from './validate';
 
 export { BadInputError, RefusedError, ReleaseFailedError };
 
