@@ -7,6 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GatewayRouter } from '../src/activities/traffic/gateway-router';
 import { ENV, removeModelContainers, sendTraffic, startStack, type Stack } from '../scripts/stack';
 
 const ROUNDS = Number(process.env.BENCH_SWITCH_ROUNDS ?? 5);
@@ -15,9 +16,8 @@ const emit = (o: object) => console.log(JSON.stringify(o));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 async function routedTo(stack: Stack, version: string): Promise<boolean> {
-  const res = await fetch(`${stack.gateway.adminUrl}/_tandem/models/${MODEL}/traffic`);
-  const state = (await res.json()) as { weights?: Record<string, number> };
-  return state.weights?.[version] === 100;
+  const state = await new GatewayRouter(stack.gateway.adminUrl, { token: stack.gatewayToken }).getState(MODEL);
+  return state.weights[version] === 100;
 }
 
 async function timeUntilRouted(stack: Stack, version: string, request: () => Promise<unknown>): Promise<number> {

@@ -13,11 +13,13 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { ReleaseFailedError } from '../src/client';
 import { newHistoryLines, versionsTable } from '../src/cli/format';
+import { GatewayDefaults } from '../src/naming/gateway';
 import type { ReleaseStatus } from '../src/workflows/messages';
 import { ENV, removeModelContainers, sendTraffic, startStack } from './stack';
 
 const MODEL = 'fraud-detector';
-const GATEWAY_PORT = Number(process.env.TANDEM_GATEWAY_PORT ?? 7070);
+const GATEWAY_PORT = Number(process.env.TANDEM_GATEWAY_PORT ?? GatewayDefaults.port);
+const GATEWAY_ADMIN_PORT = Number(process.env.TANDEM_GATEWAY_ADMIN_PORT ?? GatewayDefaults.adminPort);
 const UI = `http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}`;
 const home = join(process.env.TANDEM_HOME ?? join(homedir(), '.cache', 'tandem'), 'demo');
 const say = (text = '') => console.log(text);
@@ -29,7 +31,7 @@ async function main() {
   say('tandem demo: releasing the example fraud-detector model on this machine\n');
   rmSync(join(home, 'gateway'), { recursive: true, force: true });
   mkdirSync(home, { recursive: true });
-  const stack = await startStack({ model: MODEL, workDir: home, namespace: 'default', gatewayPort: GATEWAY_PORT, taskQueue: 'tandem', quiet: true });
+  const stack = await startStack({ model: MODEL, workDir: home, namespace: 'default', gatewayPort: GATEWAY_PORT, gatewayAdminPort: GATEWAY_ADMIN_PORT, taskQueue: 'tandem', quiet: true });
   await removeModelContainers(stack.docker, MODEL);
   const configPath = join(home, 'tandem.config.yaml');
   writeFileSync(configPath, YAML.stringify({ ...stack.config, models: { [MODEL]: { repo: stack.repo, environment: ENV } } }));

@@ -11,7 +11,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { TandemClient } from '../src/client';
 import type { Config } from '../src/config/schema';
 import { configSchema } from '../src/config/schema';
-import { startGateway, type Gateway } from '../src/gateway';
+import { adminTokenPath, resolveAdminToken, startGateway, type Gateway } from '../src/gateway';
 import { startWorker, type WorkerHandle } from '../src/worker';
 import { createExampleRepo } from './example-repo';
 
@@ -22,6 +22,10 @@ export interface Stack {
   config: Config;
   client: TandemClient;
   gateway: Gateway;
+  /** the current gateway's admin token (for direct admin API calls) */
+  gatewayToken: string;
+  /** closes the gateway and starts it again on the same ports and state (a new admin token, as `tandem gateway` does) */
+  restartGateway(): Promise<Gateway>;
   worker: WorkerHandle;
   docker: Docker;
   model: string;
@@ -35,6 +39,7 @@ export interface StackOptions {
   workDir: string;
   namespace: string;
   gatewayPort?: number;
+  gatewayAdminPort?: number;
   taskQueue?: string;
   quiet?: boolean;
 }
@@ -57,20 +62,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.workDir, { recursive: true });
   const { path: repo } = await createExampleRepo(join(options.workDir, 'fraud-detector'));
   const docker = new Docker();
-  const gateway = await startGateway({
-    port: options.gatewayPort ?? 0,
-    stateDir: join(options.workDir, 'gateway'),
-    docker,
-    refreshIntervalMs: 1000,
-    log: options.quiet === false ? console.log : () => undefined,
-  });
+  const gatewayStateDir = join(options.workDir, 'gateway');
+  // The admin token as `tandem gateway` takes it: $TANDEM_GATEWAY_TOKEN, else generated into the
+  // state directory, where the worker reads it (traffic.tokenFile).
+  const openGateway = async (port: number, adminPort: number): Promise<{ gateway: Gateway; token: string }> => {
+    const { token } = await resolveAdminToken(gatewayStateDir);
+    const gateway = await startGateway({
+      port,
+      adminPort,
+      adminToken: token,
+      stateDir: gatewayStateDir,
+      docker,
+      refreshIntervalMs: 1000,
+      log: options.quiet === false ? console.log : () => undefined,
+    });
+    return { gateway, token };
+  };
+  const { gateway, token } = await openGateway(options.gatewayPort ?? 0, options.gatewayAdminPort ?? 0);
   const config = configSchema.parse({
     taskQueue: options.taskQueue ?? `tandem-${options.model}`,
     environments: {
       [ENV]: {
         target: { kind: 'docker', network: 'tandem' },
         registry: { url: '127.0.0.1:5000', insecure: true },
-        traffic: { router: 'gateway', url: gateway.adminUrl },
+        traffic: { router: 'gateway', url: gateway.adminUrl, tokenFile: adminTokenPath(gatewayStateDir) },
         build: { buildArgs: { BASE_IMAGE: 'tandem/node-base:20' } },
       },
     },
@@ -82,6 +97,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     config,
     client,
     gateway,
+    gatewayToken: token,
+    async restartGateway() {
+      const port = (url: string) => Number(new URL(url).port);
+      const { url, adminUrl } = stack.gateway;
+      await stack.gateway.close();
+      ({ gateway: stack.gateway, token: stack.gatewayToken } = await openGateway(port(url), port(adminUrl)));
+      return stack.gateway;
+    },
     worker,
     docker,
     model: options.model,

@@ -7,6 +7,7 @@
  * tandem gateway's metrics (Docker) or an analyzer that answers `inconclusive` (Kubernetes, see
  * activities/kubernetes/analysis.ts). Images are built and pushed as for Docker environments.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { PrometheusAnalyzer } from './activities/analysis/prometheus';
@@ -21,6 +22,7 @@ import { GatewayApiRouter } from './activities/traffic/gateway-api-router';
 import { GatewayRouter } from './activities/traffic/gateway-router';
 import { ReplicaRatioRouter } from './activities/traffic/replica-ratio-router';
 import { ConfigError } from './config/load';
+import { adminTokenPath, defaultStateDir } from './gateway/admin-token';
 import type { Config, EnvironmentConfig } from './config/schema';
 
 export function buildEnvironments(config: Config, cacheDir: string): Record<string, Environment> {
@@ -39,7 +41,7 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
   const builder = imageBuilder(env, docker, cacheDir);
   return {
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
-    router: new GatewayRouter(env.traffic.url),
+    router: gatewayRouter(name, env.traffic),
     analyzer: env.analysis ? new PrometheusAnalyzer(env.analysis.prometheus) : createGatewayAnalyzer(env.traffic.url),
     builder,
   };
@@ -72,6 +74,24 @@ function buildKubernetesEnvironment(
     analyzer: env.analysis ? new PrometheusAnalyzer({ ...env.analysis.prometheus, namespace }) : createUnmeasuredAnalyzer(name),
     builder,
   };
+}
+
+/**
+ * The router of a Docker environment, with the gateway's admin token from `traffic.tokenEnv`, else
+ * `traffic.tokenFile` (default: where a gateway with the default state directory writes it).
+ * Throws ConfigError (the worker refuses to start) when neither holds a token.
+ */
+function gatewayRouter(name: string, traffic: Extract<EnvironmentConfig['traffic'], { router: 'gateway' }>): GatewayRouter {
+  const token = process.env[traffic.tokenEnv];
+  if (token) return new GatewayRouter(traffic.url, { token });
+  const tokenFile = traffic.tokenFile ?? adminTokenPath(defaultStateDir());
+  if (existsSync(tokenFile)) return new GatewayRouter(traffic.url, { tokenFile });
+  const key = traffic.tokenFile ? 'tokenFile' : 'tokenEnv';
+  throw new ConfigError(
+    `environments.${name}.traffic.${key}: no admin token for the gateway at ${traffic.url}: $${traffic.tokenEnv} is not set and ${tokenFile} ` +
+      `does not exist${traffic.tokenFile ? '' : ' (the default traffic.tokenFile)'}; set ${traffic.tokenEnv} to the gateway's token, ` +
+      'start `tandem gateway` on this host first (it writes that file), or set traffic.tokenFile',
+  );
 }
 
 /** Builds on the given engine and pushes to the environment's registry; Git mirrors are shared with resolveTag. */

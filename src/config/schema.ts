@@ -4,6 +4,7 @@
  * Temporal's own conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
  */
 import { z } from 'zod';
+import { GatewayDefaults } from '../naming/gateway';
 
 const registrySchema = z
   .object({
@@ -37,7 +38,23 @@ const kubernetesTargetSchema = z
 const gatewayRouterSchema = z
   .object({
     router: z.literal('gateway'),
-    url: z.string().url().default('http://127.0.0.1:7070').describe('Admin address of `tandem gateway`.'),
+    url: z
+      .string()
+      .url()
+      .default(`http://${GatewayDefaults.adminHost}:${GatewayDefaults.adminPort}`)
+      .describe('Admin API address of `tandem gateway` (its --admin-host and --admin-port).'),
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .default(GatewayDefaults.tokenEnv)
+      .describe('Name of the environment variable holding the gateway\'s admin token (its --admin-token-env).'),
+    tokenFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File holding the admin token, read when the variable is unset; default: admin-token in the gateway\'s default state directory ($TANDEM_HOME/gateway, TANDEM_HOME defaulting to ~/.cache/tandem), where `tandem gateway` writes the token it generates.',
+      ),
   })
   .strict();
 const gatewayApiRouterSchema = z
@@ -91,7 +108,7 @@ export const environmentSchema = z
     registry: registrySchema,
     traffic: z
       .discriminatedUnion('router', [gatewayRouterSchema, gatewayApiRouterSchema, replicaRatioRouterSchema])
-      .default({ router: 'gateway', url: 'http://127.0.0.1:7070' }),
+      .prefault({ router: 'gateway' }),
     build: z
       .object({
         buildArgs: z.record(z.string(), z.string()).default({}).describe('Build arguments given to every build, e.g. BASE_IMAGE.'),

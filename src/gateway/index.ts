@@ -1,5 +1,6 @@
-/** The tandem gateway: start it in-process with startGateway(), or as a process with main.ts. */
+/** The tandem gateway: start it in-process with startGateway(), or as a process with `tandem gateway` (main.ts). */
 export { startGateway, type Gateway, type GatewayOptions } from './server';
 export { stateFilePath, type GatewayState } from './state-file';
+export { adminTokenPath, defaultStateDir, resolveAdminToken, type AdminToken } from './admin-token';
 export { MetricName } from './metrics';
 export { VERSION_HEADER, SERVED_BY_HEADER } from './routes';

@@ -45,7 +45,8 @@ export function createMetrics(): GatewayMetrics {
     }),
     errors: new Counter({
       name: MetricName.errors,
-      help: 'Failed requests: kind="upstream_5xx" (the version answered 5xx) or kind="proxy" (the version could not be reached).',
+      help:
+        'Failed requests: kind="upstream_5xx" (the version answered 5xx), kind="proxy" (the version could not be reached) or kind="timeout" (the version sent nothing for the upstream timeout; answered 504).',
       labelNames: ['model', 'version', 'kind'],
       registers: [registry],
     }),

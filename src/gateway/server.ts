@@ -5,25 +5,32 @@
  * model's versions. Unpinned requests pick a version by weight (weighted random among versions
  * with weight > 0); a request with `X-Model-Version: <v>` goes to `<v>` when the model pins it,
  * else gets 404. Replicas of a version are used round-robin. Every answer carries
- * `X-Served-By-Version`. Proxy errors answer 502 JSON.
+ * `X-Served-By-Version`. Proxy errors answer 502 JSON; an upstream that sends nothing for
+ * `upstreamTimeoutMs` is cut off: 504 JSON (or a closed connection once its answer has begun),
+ * counted as an error of kind "timeout".
  *
  * The routing table (weights, pins, stable) is persisted to `<stateDir>/gateway-state.json` and
  * swapped whole on every change, so in-flight requests finish on the replica they were sent to.
  * Replica endpoints come from the Docker engine's labels (discovery.ts), or from the admin API
  * for versions that do not run on the engine.
  *
- * Admin API (on `adminPort`, or on the proxy port when none is given):
+ * Admin API, on its own port and address only (the proxy port answers 404 to /_tandem/...).
+ * Every /_tandem/ route but healthz needs `Authorization: Bearer <adminToken>` (401 JSON without):
  *   GET|PUT|DELETE /_tandem/models/<model>/traffic        TrafficState {weights, pinned, stable}
  *   PUT|DELETE     /_tandem/models/<model>/versions/<version>/endpoints   {"urls": [...]}
  *   GET            /_tandem/models                         everything the gateway routes
- *   GET            /_tandem/healthz
- *   GET            /metrics                                Prometheus text
+ *   GET            /_tandem/healthz                        no token
+ *   GET            /metrics                                Prometheus text, no token (for scrapers;
+ *                                                          keep the admin address private)
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Docker from 'dockerode';
 import httpProxy from 'http-proxy';
 import type { TrafficState } from '../activities/types';
+import { ADMIN_HEALTHZ, ADMIN_PREFIX, GatewayDefaults } from '../naming/gateway';
+import { durationMs } from '../spec/duration';
+import { bearerChecker } from './admin-token';
 import { DockerDiscovery } from './discovery';
 import { createMetrics } from './metrics';
 import { SERVED_BY_HEADER, VERSION_HEADER, isModelName, parseTrafficState, pickWeighted, safeDecode, splitModelPath } from './routes';
@@ -32,10 +39,16 @@ import { type GatewayState, loadState, saveState } from './state-file';
 export interface GatewayOptions {
   /** proxy port; 0 picks a free one */
   port: number;
-  /** admin API and /metrics port; when absent they are served on the proxy port */
-  adminPort?: number;
-  /** address to listen on; default 127.0.0.1 */
+  /** admin API and /metrics port; 0 picks a free one */
+  adminPort: number;
+  /** address the proxy listens on; default 127.0.0.1 */
   host?: string;
+  /** address the admin API listens on; default 127.0.0.1 */
+  adminHost?: string;
+  /** bearer token every admin route but healthz requires (see admin-token.ts) */
+  adminToken: string;
+  /** how long a proxied request may wait for data from its upstream; default 60 s */
+  upstreamTimeoutMs?: number;
   /** folder of gateway-state.json */
   stateDir: string;
   /** engine to discover replica endpoints from; without one only admin-given endpoints are used */
@@ -50,11 +63,10 @@ export interface Gateway {
   close(): Promise<void>;
   /** `http://host:port` of the proxy */
   url: string;
-  /** `http://host:port` of the admin API (same as url when adminPort is absent) */
+  /** `http://host:port` of the admin API */
   adminUrl: string;
 }
 
-const ADMIN_PREFIX = '/_tandem/';
 const MAX_BODY = 1 << 20;
 
 /**
@@ -63,7 +75,11 @@ const MAX_BODY = 1 << 20;
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? ((message: string) => console.error(message));
-  const host = options.host ?? '127.0.0.1';
+  const host = options.host ?? GatewayDefaults.host;
+  const adminHost = options.adminHost ?? GatewayDefaults.adminHost;
+  if (!options.adminToken) throw new Error('the gateway needs an admin token');
+  const checkBearer = bearerChecker(options.adminToken);
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? durationMs(GatewayDefaults.upstreamTimeout);
   let state: GatewayState = await loadState(options.stateDir);
   const discovery = options.docker ? new DockerDiscovery(options.docker, { refreshIntervalMs: options.refreshIntervalMs, log }) : undefined;
   if (discovery) await discovery.start();
@@ -72,6 +88,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const proxy = httpProxy.createProxyServer({ xfwd: true, agent });
   const roundRobin = new Map<string, number>();
+  // Answers whose upstream went silent for upstreamTimeoutMs: 504 (or cut off), kind "timeout".
+  const timedOut = new WeakSet<http.ServerResponse>();
+  proxy.on('proxyReq', (proxyReq, _req, res) => {
+    proxyReq.setTimeout(upstreamTimeoutMs, () => {
+      timedOut.add(res as http.ServerResponse);
+      proxyReq.destroy(new UpstreamTimeoutError(upstreamTimeoutMs));
+      if (res.headersSent) res.destroy();
+    });
+  });
 
   const endpointsOf = (model: string, version: string): string[] =>
     state.staticEndpoints[model]?.[version] ?? discovery?.endpoints(model, version) ?? [];
@@ -106,11 +131,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let proxyFailed = false;
     res.once('close', () => {
       if (!model || !routes) return;
-      const code = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
+      const timeout = timedOut.has(res);
+      const code = timeout ? 504 : res.writableFinished ? res.statusCode : 499; // 499: the client went away first
       metrics.requests.inc({ model, version, code: String(code) });
       if (version) metrics.duration.observe({ model, version }, Number(process.hrtime.bigint() - started) / 1e9);
-      if (code >= 500) metrics.errors.inc({ model, version, kind: proxyFailed ? 'proxy' : 'upstream_5xx' });
+      if (code >= 500) metrics.errors.inc({ model, version, kind: timeout ? 'timeout' : proxyFailed ? 'proxy' : 'upstream_5xx' });
     });
+    if (req.url?.startsWith(ADMIN_PREFIX)) {
+      return sendJson(res, 404, { error: `the admin API (${ADMIN_PREFIX}...) is not served on the traffic port; use the gateway's admin port` });
+    }
     if (!split || !model || !routes) {
       const what = split ? `model "${split.model}"` : 'this path';
       return sendJson(res, 404, { error: `the gateway has no routes for ${what}; requests go to /<model>/<path>` });
@@ -142,6 +171,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         res.destroy();
         return;
       }
+      if (error instanceof UpstreamTimeoutError) return sendJson(res, 504, { error: `${model} ${version} at ${target} ${error.message}` });
       sendJson(res, 502, { error: `${model} ${version} at ${target} did not answer: ${(error as Error).message}` });
     });
   };
@@ -162,7 +192,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       res.end(await metrics.registry.metrics());
       return;
     }
-    if (pathname === '/_tandem/healthz') return sendJson(res, 200, { ok: true });
+    if (pathname === ADMIN_HEALTHZ) return sendJson(res, 200, { ok: true });
+    const auth = checkBearer(headerValue(req.headers.authorization));
+    if (!auth.ok) {
+      res.setHeader('www-authenticate', 'Bearer realm="tandem gateway admin"');
+      return sendJson(res, 401, { error: auth.error });
+    }
     if (pathname === '/_tandem/models' && method === 'GET') {
       const models: Record<string, unknown> = {};
       const names = new Set([...Object.keys(state.models), ...(discovery?.snapshot().keys() ?? []), ...Object.keys(state.staticEndpoints)]);
@@ -257,15 +292,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
     };
 
-  const sharedPort = options.adminPort === undefined;
-  const proxyServer = http.createServer(
-    guard(async (req, res) => (sharedPort && isAdminPath(req.url) ? handleAdmin(req, res) : handleProxy(req, res))),
+  const proxyServer = http.createServer(guard(handleProxy));
+  const adminServer = http.createServer(
+    guard(async (req, res) => (isAdminPath(req.url) ? handleAdmin(req, res) : sendJson(res, 404, { error: `admin port: use ${ADMIN_PREFIX}... or /metrics` }))),
   );
-  const adminServer = sharedPort
-    ? undefined
-    : http.createServer(guard(async (req, res) => (isAdminPath(req.url) ? handleAdmin(req, res) : sendJson(res, 404, { error: 'admin port: use /_tandem/... or /metrics' }))));
 
-  const listen = (server: http.Server, port: number): Promise<string> =>
+  const listen = (server: http.Server, port: number, host: string): Promise<string> =>
     new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -278,12 +310,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let url: string;
   let adminUrl: string;
   try {
-    url = await listen(proxyServer, options.port);
-    adminUrl = adminServer ? await listen(adminServer, options.adminPort!) : url;
+    url = await listen(proxyServer, options.port, host);
+    adminUrl = await listen(adminServer, options.adminPort, adminHost);
   } catch (error) {
     discovery?.stop();
     proxyServer.close();
-    adminServer?.close();
+    adminServer.close();
     agent.destroy();
     throw error;
   }
@@ -293,7 +325,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     adminUrl,
     async close() {
       discovery?.stop();
-      const servers = [proxyServer, ...(adminServer ? [adminServer] : [])];
+      const servers = [proxyServer, adminServer];
       const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       for (const s of servers) s.closeIdleConnections();
       const grace = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), 2000);
@@ -303,6 +335,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       agent.destroy();
     },
   };
+}
+
+class UpstreamTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`sent nothing for ${ms} ms (upstream timeout)`);
+  }
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

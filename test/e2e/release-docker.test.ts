@@ -8,7 +8,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RefusedError, ReleaseFailedError } from '../../src/client';
-import { startGateway } from '../../src/gateway';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { ENV, removeModelContainers, sample, sendTraffic, startStack, type Stack } from '../../scripts/stack';
 
@@ -128,11 +127,13 @@ describe('release on the embedded default (Docker target + gateway)', { timeout:
     assert.equal(tally.failed, 0, `failed requests: ${tally.errors.join('; ')}`);
   });
 
-  it('a restarted gateway keeps its routes', async () => {
-    const port = Number(new URL(stack.gateway.url).port);
-    await stack.gateway.close();
-    stack.gateway = await startGateway({ port, stateDir: join(workDir, 'gateway'), docker: stack.docker });
+  it('a restarted gateway keeps its routes, and the worker drives it with the new admin token', async () => {
+    await stack.restartGateway();
     assert.deepEqual(await sample(stack.gateway.url, MODEL, 30), { 'v1.0.0': 30 });
     assert.deepEqual(await sample(stack.gateway.url, MODEL, 10, { 'X-Model-Version': 'v1.1.0' }), { 'v1.1.0': 10 });
+    // The restart generated a new token into the state directory; the worker reads it from there.
+    const result = await stack.client.rollback({ model: MODEL, environment: ENV, to: 'v1.1.0', requestedBy: 'e2e' });
+    assert.deepEqual(result, { from: 'v1.0.0', to: 'v1.1.0', weights: { 'v1.1.0': 100 } });
+    assert.deepEqual(await sample(stack.gateway.url, MODEL, 20), { 'v1.1.0': 20 });
   });
 });

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -16,11 +16,15 @@ import Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
 import { DockerTarget } from '../../src/activities/docker/target';
 import { GatewayRouter } from '../../src/activities/traffic/gateway-router';
-import { type Gateway, startGateway } from '../../src/gateway';
+import { ConfigError } from '../../src/config/load';
+import { configSchema } from '../../src/config/schema';
+import { buildEnvironments } from '../../src/environments';
+import { adminTokenPath, type Gateway, resolveAdminToken, startGateway } from '../../src/gateway';
 
 const docker = new Docker();
 const RUN = Date.now().toString(36);
 const ECHO_IMAGE = 'tandem-test/echo:1';
+const TOKEN = `test-token-${RUN}`;
 
 /** A local HTTP server standing for one replica of a version: answers its name, `/slow?ms=` waits, `/fail` answers 500. */
 interface VersionServer {
@@ -53,12 +57,11 @@ async function versionServer(version: string, replica = 0): Promise<VersionServe
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers are checked field by field
 type Json = any;
 
-async function admin(gateway: Gateway, method: string, route: string, body?: unknown): Promise<{ status: number; json: Json }> {
-  const response = await fetch(`${gateway.adminUrl}/_tandem/${route}`, {
-    method,
-    headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+async function admin(gateway: Gateway, method: string, route: string, body?: unknown, token: string | null = TOKEN): Promise<{ status: number; json: Json }> {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${gateway.adminUrl}/_tandem/${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
   return { status: response.status, json: text ? JSON.parse(text) : undefined };
 }
@@ -92,7 +95,7 @@ describe('tandem gateway', () => {
 
   before(async () => {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
-    gateway = await startGateway({ port: 0, adminPort: 0, stateDir, docker, log: () => undefined });
+    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, docker, log: () => undefined });
     for (const [version, replicas] of [['v1', 2], ['v2', 1], ['v3', 1]] as const) {
       const urls: string[] = [];
       for (let i = 0; i < replicas; i++) {
@@ -166,7 +169,7 @@ describe('tandem gateway', () => {
     assert.match(missing.json.error, /weights\.v7\.0\.0: .* has no running replica/);
     assert.match(missing.json.error, /pinned\.0: .*v8 has no running replica/);
 
-    const router = new GatewayRouter(gateway.adminUrl);
+    const router = new GatewayRouter(gateway.adminUrl, { token: TOKEN });
     await router.setState(model, { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2' });
     assert.deepEqual(await router.getState(model), { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2' });
     await assert.rejects(router.setState(model, { weights: { v2: 99 }, pinned: [] }), (error: unknown) => {
@@ -178,7 +181,7 @@ describe('tandem gateway', () => {
     });
     const gone = await versionServer('gone');
     await gone.close();
-    const unreachable = new GatewayRouter(gone.url);
+    const unreachable = new GatewayRouter(gone.url, { token: TOKEN });
     await assert.rejects(unreachable.getState(model), (error: unknown) => {
       assert.ok(!(error instanceof ApplicationFailure), 'unreachable is retryable');
       assert.match((error as Error).message, /unreachable \(ECONNREFUSED\)/);
@@ -247,10 +250,53 @@ describe('tandem gateway', () => {
     await admin(gateway, 'DELETE', `models/${model}/versions/v4/endpoints`);
   });
 
+  it('serves the admin API on the admin port only, with the bearer token; healthz and /metrics need none', async () => {
+    assert.notEqual(gateway.adminUrl, gateway.url);
+    const missing = await admin(gateway, 'GET', `models/${model}/traffic`, undefined, null);
+    assert.equal(missing.status, 401);
+    assert.match(missing.json.error, /missing the Authorization header; send "Authorization: Bearer <admin token>"/);
+    const wrong = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v2: 100 }, pinned: [] }, `${TOKEN}x`);
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.json.error, /not this gateway's admin token/);
+    const basic = await fetch(`${gateway.adminUrl}/_tandem/models`, { headers: { authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}` } });
+    assert.equal(basic.status, 401);
+    assert.equal(basic.headers.get('www-authenticate'), 'Bearer realm="tandem gateway admin"');
+    const unknownRoute = await admin(gateway, 'GET', 'nothing-here', undefined, null);
+    assert.equal(unknownRoute.status, 401, 'routes are not revealed without the token');
+
+    const put = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v2: 100 }, pinned: [] });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    assert.deepEqual(new Set(await servedBy(`${gateway.url}/${model}/predict`, 10)), new Set(['200:v2']), 'the refused PUT changed nothing, the accepted one routes');
+    assert.equal((await admin(gateway, 'GET', 'healthz', undefined, null)).status, 200);
+    assert.equal((await fetch(`${gateway.adminUrl}/metrics`)).status, 200);
+
+    const badRouter = new GatewayRouter(gateway.adminUrl, { token: 'not-the-token' });
+    await assert.rejects(badRouter.getState(model), (error: unknown) => {
+      assert.ok(!(error instanceof ApplicationFailure), 'a refused token is retryable (the operator fixes the configuration)');
+      assert.match((error as Error).message, /refused the configured token: .*not this gateway's admin token/);
+      return true;
+    });
+  });
+
+  it('answers 404 to every admin route on the traffic port, with or without the token', async () => {
+    for (const route of ['healthz', 'models', `models/${model}/traffic`]) {
+      const response = await fetch(`${gateway.url}/_tandem/${route}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(response.status, 404, route);
+      assert.match(((await response.json()) as { error: string }).error, /not served on the traffic port/);
+    }
+    const put = await fetch(`${gateway.url}/_tandem/models/${model}/traffic`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ weights: { v1: 100 }, pinned: [] }),
+    });
+    assert.equal(put.status, 404);
+    assert.deepEqual((await admin(gateway, 'GET', `models/${model}/traffic`)).json.weights, { v2: 100 }, 'routes unchanged');
+  });
+
   it('restores its routes from the state file after a restart', async () => {
     await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 30, v3: 70 }, pinned: ['v2'], stable: 'v3' });
     await gateway.close();
-    gateway = await startGateway({ port: 0, adminPort: 0, stateDir, docker, log: () => undefined });
+    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, docker, log: () => undefined });
     const state = await admin(gateway, 'GET', `models/${model}/traffic`);
     assert.deepEqual(state.json, { weights: { v1: 30, v3: 70 }, pinned: ['v2'], stable: 'v3' });
     const pinned = await fetch(`${gateway.url}/${model}/predict`, { headers: { 'X-Model-Version': 'v2' } });
@@ -273,8 +319,7 @@ describe('tandem gateway with the Docker engine', () => {
   before(async () => {
     buildEchoImage();
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
-    // The admin API and /metrics on the proxy port, as `tandem gateway` runs by default.
-    gateway = await startGateway({ port: 0, stateDir, docker, log: () => undefined });
+    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, docker, log: () => undefined });
   });
 
   after(async () => {
@@ -304,6 +349,101 @@ describe('tandem gateway with the Docker engine', () => {
       status = (await fetch(`${gateway.url}/${model}/predict`)).status;
     }
     assert.equal(status, 503, 'routes to a stopped version answer 503 once the engine reports it');
+  });
+});
+
+describe('tandem gateway upstream timeout', () => {
+  const model = `gwt-${RUN}`;
+  let stateDir: string;
+  let gateway: Gateway;
+  let server: VersionServer;
+
+  before(async () => {
+    stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
+    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, upstreamTimeoutMs: 400, log: () => undefined });
+    server = await versionServer('v1');
+    assert.equal((await admin(gateway, 'PUT', `models/${model}/versions/v1/endpoints`, { urls: [server.url] })).status, 200);
+    assert.equal((await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, pinned: [] })).status, 200);
+  });
+
+  after(async () => {
+    await gateway?.close();
+    await server?.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('answers 504 when a version sends nothing for the timeout, and counts it as an error of the version', async () => {
+    const slow = await fetch(`${gateway.url}/${model}/slow?ms=1500`);
+    assert.equal(slow.status, 504);
+    assert.equal(slow.headers.get('x-served-by-version'), 'v1');
+    assert.match(((await slow.json()) as { error: string }).error, /v1 at http:\/\/127\.0\.0\.1:\d+ sent nothing for 400 ms \(upstream timeout\)/);
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`tandem_gateway_requests_total\\{model="${model}",version="v1",code="504"\\} 1`));
+    assert.match(metrics, new RegExp(`tandem_gateway_errors_total\\{model="${model}",version="v1",kind="timeout"\\} 1`));
+  });
+
+  it('lets answers within the timeout through, also on kept-alive connections idle for longer than it', async () => {
+    assert.deepEqual(await servedBy(`${gateway.url}/${model}/slow?ms=150`, 4, {}, 2), Array(4).fill('200:v1'));
+    await sleep(600); // the gateway's pooled upstream connections sit idle beyond the timeout
+    assert.deepEqual(await servedBy(`${gateway.url}/${model}/predict`, 10, {}, 2), Array(10).fill('200:v1'));
+  });
+});
+
+describe('the gateway admin token', () => {
+  it('is taken from the environment variable, else generated at each start into <state-dir>/admin-token (0600)', async () => {
+    const stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
+    const variable = `TANDEM_TEST_TOKEN_${RUN.toUpperCase()}`;
+    try {
+      const first = await resolveAdminToken(stateDir, variable);
+      assert.equal(first.source, adminTokenPath(stateDir));
+      assert.ok(first.token.length >= 40);
+      assert.equal((await readFile(first.source, 'utf8')).trim(), first.token);
+      assert.equal((await stat(first.source)).mode & 0o777, 0o600);
+      const second = await resolveAdminToken(stateDir, variable);
+      assert.notEqual(second.token, first.token, 'a new token at every start');
+
+      // The router reads the file at every call, so it follows a restarted gateway.
+      const gateway = await startGateway({ port: 0, adminPort: 0, adminToken: second.token, stateDir, log: () => undefined });
+      try {
+        const router = new GatewayRouter(gateway.adminUrl, { tokenFile: second.source });
+        assert.deepEqual(await router.getState('nothing'), { weights: {}, pinned: [] });
+      } finally {
+        await gateway.close();
+      }
+
+      process.env[variable] = 'from-the-environment';
+      assert.deepEqual(await resolveAdminToken(stateDir, variable), { token: 'from-the-environment', source: `$${variable}` });
+      await assert.rejects(stat(adminTokenPath(stateDir)), /ENOENT/, 'no stale generated token left behind');
+    } finally {
+      delete process.env[variable];
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('must be available to the worker: without the variable or the file it refuses to start, naming the key', () => {
+    const config = (traffic: Record<string, string>) =>
+      configSchema.parse({
+        environments: { local: { target: { kind: 'docker' }, registry: { url: '127.0.0.1:5000', insecure: true }, traffic: { router: 'gateway', ...traffic } } },
+      });
+    const tokenEnv = `TANDEM_TEST_UNSET_${RUN.toUpperCase()}`;
+    assert.equal(config({}).environments.local!.traffic.router, 'gateway');
+    assert.deepEqual(configSchema.parse({ environments: { local: { target: { kind: 'docker' }, registry: { url: 'r' } } } }).environments.local!.traffic, {
+      router: 'gateway',
+      url: 'http://127.0.0.1:7071',
+      tokenEnv: 'TANDEM_GATEWAY_TOKEN',
+    });
+    assert.throws(
+      () => buildEnvironments(config({ tokenEnv, tokenFile: '/nonexistent/admin-token' }), os.tmpdir()),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /^environments\.local\.traffic\.tokenFile: no admin token for the gateway at http:\/\/127\.0\.0\.1:7071: \$TANDEM_TEST_UNSET_\w+ is not set and \/nonexistent\/admin-token does not exist/.test(error.message),
+    );
+    process.env[tokenEnv] = 'set';
+    try {
+      assert.ok(buildEnvironments(config({ tokenEnv, tokenFile: '/nonexistent/admin-token' }), os.tmpdir()).local!.router instanceof GatewayRouter);
+    } finally {
+      delete process.env[tokenEnv];
+    }
   });
 });
 

@@ -52,7 +52,7 @@ describe('health verification and analysis of real versions', () => {
       await target.waitReady(MODEL, tag, 60_000, () => undefined);
       endpoints[tag] = await target.endpoint(MODEL, tag);
     }
-    gateway = await startGateway({ port: 0, stateDir: path.join(tmp, 'gateway'), docker, log: () => undefined });
+    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: 'health-test', stateDir: path.join(tmp, 'gateway'), docker, log: () => undefined });
   });
 
   after(async () => {
@@ -105,7 +105,11 @@ describe('health verification and analysis of real versions', () => {
 
   it('judges each version from the gateway metrics of a window with traffic', async () => {
     const admin = `${gateway.adminUrl}/_tandem/models/${MODEL}/traffic`;
-    const put = await fetch(admin, { method: 'PUT', body: JSON.stringify({ weights: { 'v1.0.0': 50, 'v1.2.0': 50 }, pinned: [] }) });
+    const put = await fetch(admin, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer health-test' },
+      body: JSON.stringify({ weights: { 'v1.0.0': 50, 'v1.2.0': 50 }, pinned: [] }),
+    });
     assert.equal(put.status, 200, await put.text());
 
     let sending = true;

@@ -1,27 +1,37 @@
 /**
  * TrafficRouter for the tandem gateway (src/gateway): every call is one request to the gateway's
- * admin API. The gateway persists and swaps the table itself, so each call is idempotent and
- * in-flight requests are never dropped.
+ * admin API, with its bearer token. The gateway persists and swaps the table itself, so each call
+ * is idempotent and in-flight requests are never dropped.
  */
+import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { fetchText } from '../health/http';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
+import { ADMIN_PREFIX } from '../../naming/gateway';
 
 /** Failure type of a traffic state a router refuses (bad weights, unreachable version). */
 export const INVALID_TRAFFIC = FailureType.InvalidTraffic;
 
 /**
- * Talks to `tandem gateway` at `adminUrl` (e.g. http://127.0.0.1:7070). Throws a plain Error
- * (retryable) when the gateway cannot be reached or answers 5xx, and a non-retryable
- * `InvalidTraffic` ApplicationFailure carrying the gateway's message when it refuses a state (400).
+ * The admin token: given, or read from a file at every call (`tandem gateway` writes a new one
+ * to its state directory at each start, so a restarted gateway is followed without a restart).
+ */
+export type GatewayToken = { token: string } | { tokenFile: string };
+
+/**
+ * Talks to `tandem gateway`'s admin API at `adminUrl` (e.g. http://127.0.0.1:7071). Throws a plain
+ * Error (retryable) when the gateway cannot be reached, refuses the token (401) or answers 5xx, and
+ * a non-retryable `InvalidTraffic` ApplicationFailure carrying the gateway's message when it
+ * refuses a state (400).
  */
 export class GatewayRouter implements TrafficRouter {
   private readonly base: string;
 
   constructor(
     adminUrl: string,
+    private readonly credentials: GatewayToken,
     private readonly timeoutMs = 10_000,
   ) {
     this.base = adminUrl.replace(/\/+$/, '');
@@ -45,15 +55,13 @@ export class GatewayRouter implements TrafficRouter {
   }
 
   private async call(method: 'GET' | 'PUT' | 'DELETE', model: string, body?: unknown): Promise<unknown> {
-    const url = `${this.base}/_tandem/models/${encodeURIComponent(model)}/traffic`;
+    const url = `${this.base}${ADMIN_PREFIX}models/${encodeURIComponent(model)}/traffic`;
+    const headers: Record<string, string> = { authorization: `Bearer ${await this.token()}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     let text: string;
     try {
-      ({ response, text } = await fetchText(url, this.timeoutMs, {
-        method,
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }));
+      ({ response, text } = await fetchText(url, this.timeoutMs, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       throw new Error(`tandem gateway at ${this.base} is unreachable (${cause}); is \`tandem gateway\` running?`);
@@ -68,7 +76,20 @@ export class GatewayRouter implements TrafficRouter {
     if (response.status === 400) {
       throw ApplicationFailure.nonRetryable(`the gateway refused the traffic for ${model}: ${message}`, INVALID_TRAFFIC);
     }
+    if (response.status === 401) {
+      const where = 'token' in this.credentials ? 'the configured token' : `the token in ${this.credentials.tokenFile}`;
+      throw new Error(`tandem gateway at ${this.base} refused ${where}: ${message}; give the worker the token the gateway uses (traffic.tokenEnv or traffic.tokenFile)`);
+    }
     if (!response.ok) throw new Error(`tandem gateway ${method} ${url} answered ${response.status}: ${message}`);
     return json;
+  }
+
+  private async token(): Promise<string> {
+    if ('token' in this.credentials) return this.credentials.token;
+    try {
+      return (await readFile(this.credentials.tokenFile, 'utf8')).trim();
+    } catch (error) {
+      throw new Error(`cannot read the gateway's admin token from ${this.credentials.tokenFile}: ${(error as Error).message}`);
+    }
   }
 }

@@ -1,0 +1,25 @@
+/**
+ * The defaults of `tandem gateway` that its clients must agree on: ports, the admin API's path
+ * prefix, and where the admin token is found. Pure (no Node built-ins).
+ */
+export const GatewayDefaults = {
+  /** model traffic */
+  port: 7070,
+  /** admin API (/_tandem/...) and /metrics */
+  adminPort: 7071,
+  host: '127.0.0.1',
+  adminHost: '127.0.0.1',
+  /** environment variable holding the admin token */
+  tokenEnv: 'TANDEM_GATEWAY_TOKEN',
+  /** how long a proxied request may wait for its upstream */
+  upstreamTimeout: '60s',
+} as const;
+
+/** Path prefix of the admin API. */
+export const ADMIN_PREFIX = '/_tandem/';
+
+/** Admin route that answers without a token (liveness). */
+export const ADMIN_HEALTHZ = `${ADMIN_PREFIX}healthz`;
+
+/** File in the gateway's state directory holding the token it generated (mode 0600). */
+export const ADMIN_TOKEN_FILE = 'admin-token';
