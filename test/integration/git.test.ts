@@ -55,6 +55,7 @@ describe('resolveTag against real Git repositories', () => {
       { files: { 'tandem.yaml': 'port: [oops\n' }, tag: 'v1.2.0-broken-yaml' },
       { files: { 'tandem.yaml': 'port: 99999\nrollout:\n  strategy: canary\n  steps:\n    - setWeight: 150\n' }, tag: 'v1.3.0-invalid' },
       { files: { 'tandem.yaml': 'model: other-model\nport: 8080\n' }, tag: 'v1.4.0-wrong-model' },
+      { files: { 'tandem.yaml': `port: 8080\n# ${'x'.repeat(300 * 1024)}\n` }, tag: 'v1.5.0-huge' },
     ]);
   });
 
@@ -121,5 +122,17 @@ describe('resolveTag against real Git repositories', () => {
     const err = await failureOf(resolve('/nonexistent/repo/path', 'v1.0.0'));
     assert.equal(err.type, 'RepositoryUnreadable');
     assert.match(err.message, /cannot read repository \/nonexistent\/repo\/path/);
+  });
+
+  it('a host that does not resolve fails non-retryably at once, as bad input', async () => {
+    const err = await failureOf(resolve('https://nonexistent.invalid/acme/model.git', 'v1.0.0'));
+    assert.equal(err.type, 'RepositoryUnreadable');
+    assert.match(err.message, /nonexistent\.invalid/);
+  });
+
+  it('a tandem.yaml larger than the limit is refused before it is parsed, naming the limit', async () => {
+    const err = await failureOf(resolve(repo.dir, 'v1.5.0-huge'));
+    assert.equal(err.type, 'InvalidSpec');
+    assert.match(err.message, /tandem\.yaml at v1\.5\.0-huge is 30\d KiB, more than the 256 KiB a spec may have/);
   });
 });

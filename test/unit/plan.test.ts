@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeStep, rolloutPlan } from '../../src/rollout/plan';
-import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin } from '../../src/rollout/traffic';
+import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../../src/rollout/traffic';
 import { durationMs } from '../../src/spec/duration';
 import { runningVersion } from '../doubles/world';
 
@@ -78,5 +78,15 @@ describe('traffic arithmetic', () => {
     assert.equal(durationMs('1.5s'), 1500);
     assert.equal(durationMs('2h'), 7_200_000);
     assert.throws(() => durationMs('soon'), /not a duration/);
+  });
+});
+
+describe('withoutVersions', () => {
+  it('drops versions that cannot serve and scales the rest back to 100 in whole percents', () => {
+    assert.deepEqual(withoutVersions({ a: 20, b: 80 }, ['b']), { a: 100 });
+    assert.deepEqual(withoutVersions({ a: 10, b: 20, c: 70 }, ['c']), { a: 33, b: 67 });
+    assert.deepEqual(withoutVersions({ a: 1, b: 1, c: 1, d: 97 }, ['d']), { a: 34, b: 33, c: 33 });
+    assert.deepEqual(withoutVersions({ a: 100 }, ['a']), {});
+    assert.deepEqual(withoutVersions({ a: 0, b: 100 }, ['b']), {});
   });
 });

@@ -31,6 +31,27 @@ describe('tandem.yaml', () => {
     );
   });
 
+  it('bounds every duration and count, so a spec that validates can run', () => {
+    const cases: [string, RegExp][] = [
+      ['rollout: { strategy: canary, steps: [{ pause: { duration: 99999999999d } }] }', /rollout\.steps\[0\]\.pause\.duration: must be at most 30d/],
+      ['rollout: { strategy: canary, steps: [{ approval: { timeout: 31d } }] }', /approval\.timeout: must be at most 30d/],
+      ['readyTimeout: 2h', /readyTimeout: must be at most 1h/],
+      ['health: { timeout: 5m }', /health\.timeout: must be at most 1m/],
+      ['rollout: { strategy: canary, steps: [{ analysis: { interval: 2h } }] }', /analysis\.interval: must be at most 1h/],
+      ['rollout: { strategy: canary, steps: [{ analysis: { count: 101 } }] }', /analysis\.count/],
+      ['replicas: 101', /replicas/],
+      ['rollout: { strategy: blue-green, previewDuration: 40d }', /previewDuration: must be at most 30d/],
+    ];
+    for (const [yaml, message] of cases) assert.throws(() => parseSpec(`port: 8080\n${yaml}\n`), message, yaml);
+    assert.doesNotThrow(() => parseSpec('port: 8080\nreadyTimeout: 1h\nrollout: { strategy: canary, steps: [{ pause: { duration: 30d } }, { approval: { timeout: 30d } }] }\n'));
+  });
+
+  it('refuses a smoke body too large for workflow history, naming the field and the limit', () => {
+    const body = { blob: 'x'.repeat(65 * 1024) };
+    const yaml = `port: 8080\nsmoke:\n  - name: big\n    request: { path: /predict, body: ${JSON.stringify(body)} }\n    expect: { status: 200 }\n`;
+    assert.throws(() => parseSpec(yaml), /smoke\[0\]\.request\.body: is larger than 64 KiB as JSON/);
+  });
+
   it('rejects an unknown strategy', () => {
     assert.throws(() => parseSpec('port: 8080\nrollout: { strategy: yolo }\n'), /rollout\.strategy/);
   });

@@ -12,7 +12,21 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { FailureType } from '../../errors';
 
 /** Messages Git gives when retrying cannot help: no such repository, no access. */
-const PERMANENT = [/does not exist/i, /not a git repository/i, /repository .* not found/i, /does not appear to be a git repository/i, /authentication failed/i, /permission denied/i];
+const PERMANENT = [
+  /does not exist/i,
+  /not a git repository/i,
+  /repository .* not found/i,
+  /does not appear to be a git repository/i,
+  /authentication failed/i,
+  /permission denied/i,
+  // a host name that does not resolve is a typo far more often than an outage
+  /could not resolve host/i,
+  /could not resolve hostname/i,
+  /name or service not known/i,
+  /transport '.*' not allowed/i,
+  /protocol '.*' is not supported/i,
+  /unsupported protocol/i,
+];
 
 /** Per-mirror queue: clones and fetches of one mirror in this worker run one after another. */
 const locks = new Map<string, Promise<unknown>>();
