@@ -11,7 +11,12 @@ export function validateReleaseInput(input: ReleaseInput): void {
   if (!MODEL.test(input.model)) {
     throw new BadInputError(`model "${input.model}" is not a valid name: use lowercase letters, digits and "-", at most 40 characters`);
   }
-  if (!TAG.test(input.tag)) throw new BadInputError(`tag "${input.tag}" is not a valid Git tag name`);
+  if (!TAG.test(input.tag)) {
+    throw new BadInputError(
+      `tag "${input.tag}" is not a valid Git tag name (Git refuses spaces, control characters, "..", "@{", any of ~ ^ : ? * [ \\, ` +
+        'a leading "." and a trailing ".", "/" or ".lock"); pass the tag exactly as `git tag --list` shows it',
+    );
+  }
   if (!input.environment) throw new BadInputError('environment is required: pass --env or set a default for the model in tandem.config.yaml');
   if (!input.repoUrl) throw new BadInputError(`no repository for ${input.model}: pass --repo URL or add models.${input.model}.repo to tandem.config.yaml`);
   validateRepoUrl(input.repoUrl);

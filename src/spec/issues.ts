@@ -5,7 +5,9 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .map((issue) => {
       const field = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
-      return `${field}: ${issue.message}`;
+      // A record key that fails its own rule (an environment or model name): say why, not just "Invalid key in record".
+      const inner = issue.code === 'invalid_key' ? issue.issues.map((i) => i.message).join('; ') : '';
+      return `${field}: ${inner ? `invalid name: ${inner}` : issue.message}`;
     })
     .join('; ');
 }

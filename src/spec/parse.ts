@@ -16,7 +16,14 @@ export function parseSpec(text: string, source = 'tandem.yaml'): Spec {
   if (doc.errors.length) {
     throw new SpecError(`${source} is not valid YAML: ${doc.errors.map((e) => e.message.split('\n')[0]).join('; ')}`);
   }
-  const result = specSchema.safeParse(doc.toJS() ?? {});
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // toJS() throws on alias expansion bombs ("Excessive alias count ..."): bad input, not a reason to retry.
+    throw new SpecError(`${source} is not valid YAML: ${(err as Error).message}`);
+  }
+  const result = specSchema.safeParse(value ?? {});
   if (!result.success) throw new SpecError(`${source} is invalid: ${describeIssues(result.error.issues)}`);
   return result.data;
 }
