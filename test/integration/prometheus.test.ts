@@ -194,11 +194,19 @@ describe('PrometheusAnalyzer against a real Prometheus scraping real model serve
 });
 
 describe('analysis.prometheus in tandem.config.yaml', () => {
+  // A Docker environment is built only with the gateway's admin token at hand: a file holding one.
+  let tokenDir = '';
+  before(async () => {
+    tokenDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-token-'));
+    await writeFile(path.join(tokenDir, 'admin-token'), 'test-token\n');
+  });
+  after(() => rm(tokenDir, { recursive: true, force: true }));
   const config = (analysis: string): string => `
 environments:
   local:
     target: { kind: docker }
     registry: { url: 127.0.0.1:5000, insecure: true }
+    traffic: { router: gateway, tokenFile: ${path.join(tokenDir, 'admin-token')} }
 ${analysis}
 models:
   fraud-detector: { repo: /tmp/x, environment: local }
