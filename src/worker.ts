@@ -9,6 +9,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { Config } from './config/schema';
 import { buildEnvironments } from './environments';
+import { temporalTarget } from './temporal-connection';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -21,10 +22,11 @@ export interface WorkerHandle {
 export async function startWorker(config: Config, options: { cacheDir?: string; namespace?: string; address?: string } = {}): Promise<WorkerHandle> {
   const cacheDir = options.cacheDir ?? process.env.TANDEM_CACHE ?? join(homedir(), '.cache', 'tandem', 'worker');
   const environments = buildEnvironments(config, cacheDir);
-  const connection = await NativeConnection.connect({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
+  const target = temporalTarget(options);
+  const connection = await NativeConnection.connect(target.connection);
   const worker = await Worker.create({
     connection,
-    namespace: options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+    namespace: target.namespace,
     taskQueue: config.taskQueue,
     workflowsPath: require.resolve('./workflows'),
     activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git') }),

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { TandemClient, BadInputError } from '../client';
 import { loadConfig } from '../config/load';
+import { temporalTarget } from '../temporal-connection';
 import type { Config } from '../config/schema';
 
 export interface GlobalOptions {
@@ -39,8 +40,16 @@ export async function connect(config?: Config): Promise<TandemClient> {
   try {
     return await TandemClient.connect({ taskQueue: config?.taskQueue });
   } catch (err) {
-    const address = process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
-    throw new Error(`cannot reach Temporal at ${address} (${(err as Error).message}); start it with scripts/temporal-up.sh or set TEMPORAL_ADDRESS`);
+    const address = (() => {
+      try {
+        return temporalTarget().connection.address;
+      } catch {
+        return 'the configured address';
+      }
+    })();
+    throw new Error(
+      `cannot reach Temporal at ${address} (${(err as Error).message}); start it with scripts/temporal-up.sh, or set TEMPORAL_ADDRESS (or a profile in the Temporal configuration file, TEMPORAL_PROFILE)`,
+    );
   }
 }
 

@@ -15,6 +15,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { modelWorkflowId, releaseWorkflowId, rollbackWorkflowId } from '../naming/ids';
+import { temporalTarget } from '../temporal-connection';
 import type { ModelOperation } from '../workflows/model';
 import {
   statusQuery,
@@ -34,9 +35,9 @@ import { validateReleaseInput } from './validate';
 export { BadInputError, RefusedError, ReleaseFailedError };
 
 export interface ClientOptions {
-  /** host:port; default TEMPORAL_ADDRESS or localhost:7233 */
+  /** host:port; default: the Temporal profile / TEMPORAL_ADDRESS (src/temporal-connection.ts), else localhost:7233 */
   address?: string;
-  /** default TEMPORAL_NAMESPACE or "default" */
+  /** default: the Temporal profile / TEMPORAL_NAMESPACE, else "default" */
   namespace?: string;
   /** default "tandem" */
   taskQueue?: string;
@@ -75,9 +76,9 @@ export class TandemClient {
 
   /** Connects to Temporal; throws when the server does not answer. */
   static async connect(options: ClientOptions = {}): Promise<TandemClient> {
-    const address = options.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233';
-    const connection = await Connection.connect({ address, connectTimeout: '5s' });
-    const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+    const target = temporalTarget(options);
+    const connection = await Connection.connect({ ...target.connection, connectTimeout: '5s' });
+    const namespace = target.namespace;
     return new TandemClient(new Client({ connection, namespace }), options.taskQueue ?? 'tandem', connection);
   }
 

@@ -1,7 +1,7 @@
 /**
  * The schema of tandem.config.yaml: which environments exist (target, registry, traffic router)
  * and which models are released where. Temporal connection settings are not here: they follow
- * Temporal's own conventions (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).
+ * Temporal's own conventions (@temporalio/envconfig: profiles, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS).
  */
 import { z } from 'zod';
 import { GatewayDefaults } from '../naming/gateway';
