@@ -11,11 +11,16 @@
 #
 # The engine: socket $SOCK, its own --data-root, --exec-root (so its own managed containerd),
 # --pidfile and --config-file; its default bridge is its own interface $BRIDGE (10.214.0.1/24),
-# made here — never `--bridge=none`, with which dockerd deletes the host's docker0, the shared
-# engine's bridge; no iptables, masquerading or ip_forward changes, so nothing it does touches the
-# host's firewall; user-defined networks take their subnets from 10.213.0.0/16, away from the
-# shared engine's 172.16/12 pools. Ports published on 127.0.0.1 work through docker-proxy. The base image tandem/node-base:20 is copied from the shared engine
-# (docker save | docker load); run scripts/docker-up.sh first.
+# made here; no iptables, masquerading or ip_forward changes, so nothing it does touches the
+# host's firewall. Ports published on 127.0.0.1 work through docker-proxy.
+# Two dockerd options delete the host's docker0 — the shared engine's bridge, which then cannot
+# start containers — and must never be given here: `--bridge=none`, and `--default-address-pool`
+# (a restarting dockerd with address pools removes docker0 while clearing its stale default
+# network). Without pools a network created without a subnet would take 172.17.0.0/16 or the next
+# pool and clash with the shared engine's networks: this script creates the network the tests use,
+# $NETWORK, with subnet $NETWORK_SUBNET; give any other network an explicit subnet.
+# The base image tandem/node-base:20 is copied from the shared engine (docker save | docker load);
+# run scripts/docker-up.sh first.
 # The registry: Debian's docker-registry with scripts/registry-config.yml, on $FAULT_REGISTRY_ADDR
 # with its own storage. Only processes whose pid files this script wrote are signalled.
 # Environment:
@@ -37,6 +42,8 @@ REGISTRY_ROOT=${FAULT_REGISTRY_ROOT:-$STATE/registry}
 BASE_IMAGE=tandem/node-base:20
 BRIDGE=tfault0
 BRIDGE_CIDR=10.214.0.1/24
+NETWORK=tandem-fault
+NETWORK_SUBNET=10.213.0.0/24
 mkdir -p "$STATE" "$REGISTRY_ROOT"
 
 log() { echo "docker-fault-engine: $*"; }
@@ -100,8 +107,7 @@ start_engine() {
   as_root nohup setsid dockerd \
     --host "unix://$SOCK" --pidfile "$PIDFILE" --data-root "$DATA_ROOT" --exec-root "$EXEC_ROOT" \
     --config-file "$STATE/daemon.json" --storage-driver "$driver" \
-    --bridge "$BRIDGE" --iptables=false --ip-masq=false --ip-forward=false \
-    --userland-proxy=true --default-address-pool base=10.213.0.0/16,size=24 \
+    --bridge "$BRIDGE" --iptables=false --ip-masq=false --ip-forward=false --userland-proxy=true \
     >>"$STATE/dockerd.log" 2>&1 </dev/null &
   local pid=$!
   for _ in $(seq 1 120); do
@@ -110,6 +116,9 @@ start_engine() {
     sleep 0.5
   done
   engine_ready || { tail -n 20 "$STATE/dockerd.log" >&2; die "dockerd did not answer on $SOCK"; }
+  if ! fault_docker network inspect "$NETWORK" >/dev/null 2>&1; then
+    fault_docker network create --driver bridge --subnet "$NETWORK_SUBNET" "$NETWORK" >/dev/null
+  fi
   if ! fault_docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "$BASE_IMAGE is not on the shared engine; run scripts/docker-up.sh"
     docker save "$BASE_IMAGE" | fault_docker load -q >/dev/null
