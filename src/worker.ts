@@ -3,6 +3,7 @@
  * environment (and refuses to start for one it cannot serve), and runs the workflows with the
  * activities wired to them. Only this file creates real clients; activities receive them.
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -10,6 +11,9 @@ import { createActivities } from './activities';
 import type { Config } from './config/schema';
 import { buildEnvironments } from './environments';
 import { temporalTarget } from './temporal-connection';
+
+/** The workflow bundle `npm run build` writes next to the compiled worker. */
+const WORKFLOW_BUNDLE = join(__dirname, 'workflow-bundle.js');
 
 export interface WorkerHandle {
   worker: Worker;
@@ -28,7 +32,8 @@ export async function startWorker(config: Config, options: { cacheDir?: string; 
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
-    workflowsPath: require.resolve('./workflows'),
+    // `npm run build` bundles the workflows once (dist/workflow-bundle.js); from sources, bundle at start.
+    ...(existsSync(WORKFLOW_BUNDLE) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git') }),
     // Heartbeats carry cancellation back to a running build or deploy: flush them at least every
     // 2 s (the default waits up to 80% of the heartbeat timeout), so an abort stops work promptly.
