@@ -22,6 +22,8 @@ const IMAGE = (version: string): string => `tandem-test/fraud-detector:${version
 const CRASH_IMAGE = 'tandem-test/crash:1';
 /** runs and never listens on its port */
 const SILENT_IMAGE = 'tandem-test/silent:1';
+/** exits 4 having written nothing a person can read: a terminal reset and a blank line */
+const QUIET_CRASH_IMAGE = 'tandem-test/crash-quiet:1';
 
 function workload(version: string, overrides: Partial<VersionWorkload> & { replicas?: number; healthPath?: string } = {}): VersionWorkload {
   return {
@@ -66,6 +68,8 @@ describe('DockerTarget on the real Docker engine', () => {
     execFileSync('docker', ['build', '-q', '-t', CRASH_IMAGE, '-'], { input: crash, stdio: ['pipe', 'ignore', 'pipe'], timeout: 180_000 });
     const silent = 'FROM tandem/node-base:20\nCMD ["node", "-e", "setInterval(() => {}, 1000)"]\n';
     execFileSync('docker', ['build', '-q', '-t', SILENT_IMAGE, '-'], { input: silent, stdio: ['pipe', 'ignore', 'pipe'], timeout: 180_000 });
+    const quiet = 'FROM tandem/node-base:20\nCMD ["node", "-e", "process.stderr.write(\'\\\\x1b[0m\\\\r\\\\n\'); process.exit(4)"]\n';
+    execFileSync('docker', ['build', '-q', '-t', QUIET_CRASH_IMAGE, '-'], { input: quiet, stdio: ['pipe', 'ignore', 'pipe'], timeout: 180_000 });
   });
 
   after(async () => {
@@ -205,6 +209,17 @@ describe('DockerTarget on the real Docker engine', () => {
       return true;
     });
     await target.remove(MODEL, 'v9-crash');
+  });
+
+  it('says a crashed container wrote no logs when it wrote nothing readable, with no dangling "last log lines:"', async () => {
+    await target.apply(workload('v9-quiet', { image: QUIET_CRASH_IMAGE, replicas: 1 }));
+    await assert.rejects(target.waitReady(MODEL, 'v9-quiet', 60_000, () => undefined), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.match(error.message, /exited with code 4.*; it wrote no logs$/);
+      assert.doesNotMatch(error.message, /last log lines/);
+      return true;
+    });
+    await target.remove(MODEL, 'v9-quiet');
   });
 
   it('fails a version that never answers its health path when the timeout passes', async () => {
