@@ -371,60 +371,62 @@ export class DockerTarget implements Target {
     } catch (error) {
       throw ApplicationFailure.nonRetryable((error as Error).message, FailureType.DeployFailed);
     }
-    const name = containerName(model, version, index);
-    let container: Docker.Container;
-    try {
-      container = await this.docker.createContainer({
-        name,
-        Image: imageRef,
-        Labels: labels,
-        Env: [`PORT=${spec.port}`, `TANDEM_MODEL=${model}`, `TANDEM_VERSION=${version}`],
-        ExposedPorts: { [`${spec.port}/tcp`]: {} },
-        HostConfig: hostConfig,
-        NetworkingConfig: { EndpointsConfig: { [this.options.network]: { Aliases: [networkAlias(model, version)] } } },
-      });
-    } catch (error) {
-      if (statusOf(error) === 409) {
-        // A concurrent apply created it, or a container that is not tandem's holds the name.
-        const owner = await this.docker.getContainer(name).inspect().catch(() => undefined);
-        if (owner?.Config.Labels?.[Label.configHash] === configHash) return;
-        throw ApplicationFailure.nonRetryable(`container name ${name} is taken by a container tandem did not create for this version; remove it`, FailureType.DeployFailed);
-      }
-      throw error;
-    }
-    await this.startContainer(container.id);
+    await this.createAndStart(model, version, index, {
+      Image: imageRef,
+      Labels: labels,
+      Env: [`PORT=${spec.port}`, `TANDEM_MODEL=${model}`, `TANDEM_VERSION=${version}`],
+      ExposedPorts: { [`${spec.port}/tcp`]: {} },
+      HostConfig: hostConfig,
+    });
+  }
+
+  /** A new replica with the configuration `templateId` records, running `imageRef`. */
+  private async cloneReplica(templateId: string, imageRef: string, model: string, version: string, index: number): Promise<void> {
+    const info = await this.docker.getContainer(templateId).inspect();
+    await this.createAndStart(model, version, index, {
+      Image: imageRef,
+      Labels: { ...info.Config.Labels, [Label.replica]: String(index) },
+      Env: info.Config.Env,
+      ExposedPorts: info.Config.ExposedPorts,
+      HostConfig: {
+        NetworkMode: info.HostConfig.NetworkMode,
+        PortBindings: info.HostConfig.PortBindings,
+        RestartPolicy: SERVING,
+        NanoCpus: info.HostConfig.NanoCpus || undefined,
+        Memory: info.HostConfig.Memory || undefined,
+      },
+    });
   }
 
   /**
-   * A new replica with the configuration `templateId` records, running `imageRef`. A container
-   * that holds the name already (a concurrent scale made it) is started instead.
+   * Creates the container of replica `index` on the target's network and starts it. When its name
+   * is taken by a container of the same configuration (a concurrent apply or scale made it), that
+   * one is started instead; any other container holding the name is a non-retryable DeployFailed.
    */
-  private async cloneReplica(templateId: string, imageRef: string, model: string, version: string, index: number): Promise<void> {
-    const info = await this.docker.getContainer(templateId).inspect();
-    const labels = { ...info.Config.Labels, [Label.replica]: String(index) };
+  private async createAndStart(
+    model: string,
+    version: string,
+    index: number,
+    options: Omit<Docker.ContainerCreateOptions, 'name' | 'NetworkingConfig'> & { Labels: Record<string, string> },
+  ): Promise<void> {
     const name = containerName(model, version, index);
-    let container: Docker.Container;
+    let id: string;
     try {
-      container = await this.docker.createContainer({
+      const container = await this.docker.createContainer({
+        ...options,
         name,
-        Image: imageRef,
-        Labels: labels,
-        Env: info.Config.Env,
-        ExposedPorts: info.Config.ExposedPorts,
-        HostConfig: {
-          NetworkMode: info.HostConfig.NetworkMode,
-          PortBindings: info.HostConfig.PortBindings,
-          RestartPolicy: SERVING,
-          NanoCpus: info.HostConfig.NanoCpus || undefined,
-          Memory: info.HostConfig.Memory || undefined,
-        },
         NetworkingConfig: { EndpointsConfig: { [this.options.network]: { Aliases: [networkAlias(model, version)] } } },
       });
+      id = container.id;
     } catch (error) {
       if (statusOf(error) !== 409) throw error;
-      container = this.docker.getContainer(name);
+      const owner = await this.docker.getContainer(name).inspect().catch(() => undefined);
+      if (!owner || owner.Config.Labels?.[Label.configHash] !== options.Labels[Label.configHash]) {
+        throw ApplicationFailure.nonRetryable(`container name ${name} is taken by a container tandem did not create for this version; remove it`, FailureType.DeployFailed);
+      }
+      id = owner.Id;
     }
-    await this.startContainer(container.id);
+    await this.startContainer(id);
   }
 
   /** Starts a replica that is not running (unpauses a paused one) under the serving restart policy. */
