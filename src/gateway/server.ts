@@ -68,6 +68,8 @@ export interface Gateway {
 }
 
 const MAX_BODY = 1 << 20;
+/** Beyond this much of an oversized body the connection is dropped instead of drained. */
+const MAX_DRAINED = 64 << 20;
 
 /**
  * Starts the gateway in this process: reads the state file, reads endpoints from the engine,
@@ -359,9 +361,13 @@ async function readJson(req: http.IncomingMessage): Promise<{ ok: true; value: u
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) return { ok: false, error: 'body larger than 1 MiB' };
+    // Leaving the loop would destroy the socket under a client still sending, which then sees a
+    // reset instead of the answer: read on (discarding) up to a bound, then answer.
+    if (size > MAX_BODY && size <= MAX_DRAINED) continue;
+    if (size > MAX_BODY) break;
     chunks.push(chunk);
   }
+  if (size > MAX_BODY) return { ok: false, error: `body larger than ${MAX_BODY / (1 << 20)} MiB` };
   try {
     return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
   } catch (error) {
