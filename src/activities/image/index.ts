@@ -1,8 +1,10 @@
 /**
  * The buildImage activity: builds a version's image on a Docker engine from exactly the files of
- * its commit, pushes it to the environment's registry under `<model>:<version>` and
- * `<model>:commit-<sha12>`, and returns the digest the registry serves. An image already in the
- * registry for the same commit is reused, not rebuilt.
+ * its commit, pushes it to the environment's registry under `<model>:<image tag of the version>`
+ * (imageTag in src/naming/docker.ts: the Git tag itself when Docker accepts it, else a cleaned-up
+ * form with a hash, so no two Git tags share an image) and `<model>:commit-<sha12>`, and returns
+ * the digest the registry serves. An image already in the registry for the same commit is reused,
+ * not rebuilt.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -48,7 +50,7 @@ function publicUrl(repoUrl: string): string {
 export function createImageActivities(deps: ImageActivityDeps) {
   return {
     /**
-     * Builds and pushes the image of `input.commit` and returns `<registry>/<model>:<version>`
+     * Builds and pushes the image of `input.commit` and returns `<registry>/<model>:<image tag>`
      * with the registry's manifest digest.
      *
      * Idempotent: the registry tag `<model>:commit-<sha12>` marks a finished build (it is pushed
@@ -60,12 +62,14 @@ export function createImageActivities(deps: ImageActivityDeps) {
      * between. Cancellation aborts the build request (the engine stops the build) and throws
      * CancelledFailure; nothing is pushed after a cancellation.
      *
-     * Throws non-retryable failures: BuildFailed when a Dockerfile step fails (the message names
-     * the step and ends with the last lines of the build log), RepositoryUnreadable when the
-     * commit cannot be read, PermissionDenied when the registry refuses the credentials.
+     * Throws non-retryable failures: BuildFailed when a Dockerfile step fails on its own (the
+     * message names the step and ends with the last lines of the build log), RepositoryUnreadable
+     * when the commit cannot be read, PermissionDenied when the registry refuses the credentials.
      * Throws retryable DockerUnavailable / RegistryUnavailable failures when the engine or the
-     * registry cannot be reached or drop the connection. Credentials never appear in messages,
-     * logs or the result.
+     * registry cannot be reached, answer 5xx, drop the connection, or stop mid-build (a step the
+     * stopping engine killed is not a Dockerfile failure; see engine.ts). The build context and
+     * `git archive` are disposed whatever the outcome. Credentials never appear in messages, logs
+     * or the result.
      */
     async buildImage(input: BuildImageInput): Promise<BuiltImage> {
       const ctx = Context.current();
