@@ -6,11 +6,13 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Duration } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { Config } from './config/schema';
 import { buildEnvironments } from './environments';
 import { temporalTarget } from './temporal-connection';
+import { freeLoopbackPort, installRuntime, startHealthServer, type LogFormat } from './worker-health';
 
 /** The workflow bundle `npm run build` writes next to the compiled worker. */
 const WORKFLOW_BUNDLE = join(__dirname, 'workflow-bundle.js');
@@ -23,7 +25,7 @@ export interface WorkerHandle {
 }
 
 /** Starts a worker for the configuration; throws ConfigError for an environment it cannot serve. */
-export async function startWorker(config: Config, options: { cacheDir?: string; namespace?: string; address?: string } = {}): Promise<WorkerHandle> {
+export async function startWorker(config: Config, options: { cacheDir?: string; namespace?: string; address?: string; shutdownGraceTime?: Duration } = {}): Promise<WorkerHandle> {
   const cacheDir = options.cacheDir ?? process.env.TANDEM_CACHE ?? join(homedir(), '.cache', 'tandem', 'worker');
   const environments = buildEnvironments(config, cacheDir);
   const target = temporalTarget(options);
@@ -38,6 +40,10 @@ export async function startWorker(config: Config, options: { cacheDir?: string; 
     // Heartbeats carry cancellation back to a running build or deploy: flush them at least every
     // 2 s (the default waits up to 80% of the heartbeat timeout), so an abort stops work promptly.
     maxHeartbeatThrottleInterval: '2s',
+    // On SIGTERM the worker stops polling at once; running activities get this long to finish
+    // (builds and waits heartbeat, so they see the cancellation and stop cleanly) before they
+    // are cancelled. Their releases resume on another worker.
+    shutdownGraceTime: options.shutdownGraceTime ?? '20s',
   });
   const done = worker.run().finally(() => connection.close());
   return {
@@ -50,11 +56,38 @@ export async function startWorker(config: Config, options: { cacheDir?: string; 
   };
 }
 
-/** `tandem worker`: runs until SIGINT or SIGTERM (the SDK shuts down gracefully on both). */
-export async function runWorker(config: Config & { path?: string }): Promise<void> {
-  const handle = await startWorker(config);
-  process.stdout.write(
-    `tandem worker: task queue "${config.taskQueue}", environments ${Object.keys(config.environments).join(', ')}${config.path ? ` (${config.path})` : ''}\n`,
-  );
-  await handle.done;
+export interface RunWorkerOptions {
+  /** where /healthz, /readyz and /metrics are served; port 0 picks a free one */
+  healthHost: string;
+  healthPort: number;
+  logFormat: LogFormat;
+}
+
+/**
+ * `tandem worker`: serves health and metrics, runs until SIGINT or SIGTERM, then drains (the SDK
+ * stops polling, lets running activities finish within the grace time) and resolves.
+ */
+export async function runWorker(config: Config & { path?: string }, options: RunWorkerOptions): Promise<void> {
+  const exporter = `127.0.0.1:${await freeLoopbackPort()}`;
+  installRuntime(exporter, options.logFormat);
+  let handle: WorkerHandle | undefined;
+  const health = await startHealthServer(() => handle?.worker, `http://${exporter}`, options.healthHost, options.healthPort);
+  try {
+    handle = await startWorker(config);
+    const ready = {
+      message: 'tandem worker: ready',
+      taskQueue: config.taskQueue,
+      environments: Object.keys(config.environments),
+      config: config.path,
+      health: health.url,
+    };
+    process.stdout.write(
+      options.logFormat === 'json'
+        ? JSON.stringify({ time: new Date().toISOString(), level: 'info', ...ready }) + '\n'
+        : `tandem worker: task queue "${config.taskQueue}", environments ${ready.environments.join(', ')}${config.path ? ` (${config.path})` : ''}; health and metrics at ${health.url}/healthz, /readyz, /metrics\n`,
+    );
+    await handle.done;
+  } finally {
+    await health.close();
+  }
 }

@@ -12,11 +12,11 @@ import { historyTable, newHistoryLines, statusText, versionsTable, weights } fro
 
 type Out = (text: string) => void;
 
-/** A commander parser for a whole number in 1..max; a bad value is refused with the option's name. */
-function positiveInteger(name: string, max: number) {
+/** A commander parser for a whole number in 1..max; commander names the option and the CLI exits 2. */
+function positiveInteger(max: number) {
   return (text: string): number => {
     const n = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isInteger(n) || n < 1 || n > max) throw new BadInputError(`${name}: "${text}" is not a whole number from 1 to ${max}`);
+    if (!/^\d+$/.test(text.trim()) || n < 1 || n > max) throw new InvalidArgumentError(`Not a whole number from 1 to ${max}.`);
     return n;
   };
 }
@@ -185,7 +185,7 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .command('history <model>')
     .description('past releases of a model and their outcomes, newest first')
     .addOption(envOption())
-    .option('--limit <n>', 'how many (1-1000)', positiveInteger('--limit', 1000), 20)
+    .option('--limit <n>', 'how many (1-1000)', positiveInteger(1000), 20)
     .addOption(jsonOption())
     .action(async (model: string, options: CommandOptions) => {
       await withClient(options, model, async (client, env) => {
@@ -196,13 +196,16 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
 
   program
     .command('worker')
-    .description('run a worker for the environments in the configuration')
-    .action(async () => {
+    .description('run a worker for the environments in the configuration; serves /healthz, /readyz and /metrics')
+    .option('--health-host <host>', 'address of the health and metrics endpoint', '0.0.0.0')
+    .option('--health-port <port>', 'port of the health and metrics endpoint (0: any free port)', portArgument, 9464)
+    .addOption(new Option('--log-format <format>', 'log lines as text or JSON objects').choices(['text', 'json']).default('text'))
+    .action(async (options: { healthHost: string; healthPort: number; logFormat: 'text' | 'json' }) => {
       // Loaded on demand: the worker and gateway pull in the Temporal worker, Docker and
       // Kubernetes clients, which other commands do not need (CLI start-up stays quick).
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runWorker } = require('../worker') as typeof import('../worker');
-      await runWorker(loadConfig(program.opts().config));
+      await runWorker(loadConfig(program.opts().config), options);
     });
 
   program

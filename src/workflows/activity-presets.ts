@@ -37,11 +37,11 @@ export const presets = {
     retry: retry(0, '1m'),
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
-  /** apply and wait for readiness: heartbeating while replicas come up */
+  /** apply and wait for readiness: heartbeating while replicas come up; outlasts an engine or API server restart (≈ 2.5 min of retries) */
   deploy: {
     startToCloseTimeout: '15m',
     heartbeatTimeout: '30s',
-    retry: retry(5),
+    retry: retry(10),
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
   /** health and smoke checks */

@@ -9,6 +9,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  metricMeter,
   patched,
   setHandler,
   sleep,
@@ -36,6 +37,7 @@ import {
   type Stage,
 } from './messages';
 import { environmentKey, modelKey, stageKey, versionKey } from './search-attributes';
+import { ReleaseMetric } from '../naming/metrics';
 
 /** The failure type a release ends with when it was rolled back; its message is the reason. */
 export const RolledBack = 'RolledBack';
@@ -73,7 +75,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     status.actions.push(action);
     if (status.actions.length > MAX_RECORDS) status.actions.splice(MAX_RECORDS / 2, 1);
   };
+  // Metrics go through the SDK's meter: not emitted again when a history is replayed.
+  const tags = { model, environment };
+  let stageStartedAt = Date.now();
+  const stageDuration = metricMeter.createHistogram(ReleaseMetric.stageDuration, 'float', 's', 'Time a release spent in each stage');
   const enter = (stage: Stage, message: string) => {
+    stageDuration.record((Date.now() - stageStartedAt) / 1000, { ...tags, stage: status.stage });
+    stageStartedAt = Date.now();
     status.stage = stage;
     upsertSearchAttributes([{ key: stageKey, value: stage }]);
     note(message);
@@ -85,6 +93,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     { key: environmentKey, value: environment },
     { key: stageKey, value: status.stage },
   ]);
+  metricMeter.createCounter(ReleaseMetric.started, undefined, 'Releases started').add(1, tags);
+  const countOutcome = (outcome: string) => metricMeter.createCounter(ReleaseMetric.finished, undefined, 'Releases ended, by outcome').add(1, { ...tags, outcome });
 
   // Operator state, changed only by message handlers.
   let approvedFor = -1; // index of the approval step that was approved
@@ -290,12 +300,15 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       runningStep.finishedAt = now();
     }
     await CancellationScope.nonCancellable(() => rollBack(reason.message));
+    countOutcome(status.outcome ?? 'failed');
+    if (status.outcome === 'rolled-back') metricMeter.createCounter(ReleaseMetric.rollbacks, undefined, 'Releases rolled back, by cause').add(1, { ...tags, cause: reason.type });
     throw ApplicationFailure.create({ message: reason.message, type: status.outcome === 'failed' ? ReleaseFailed : RolledBack, nonRetryable: true, details: [status] });
   }
 
   status.outcome = 'promoted';
   status.finishedAt = now();
   enter('promoted', `${version} is stable with 100% of traffic`);
+  countOutcome('promoted');
   return status;
 
   async function setTraffic(state: TrafficState, via: (summary: string) => ReleaseActivities = (summary) => activities('short', summary)) {

@@ -7,19 +7,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { createExampleRepo } from '../../scripts/example-repo';
 import { removeModelContainers } from '../../scripts/stack';
 import { TandemClient } from '../../src/client';
-import { ADDRESS, NAMESPACE, ROOT, ensureTemporal } from '../helpers/temporal';
-
-const BIN = join(ROOT, 'bin', 'tandem.js');
+import { daemon as start, dockerConfig, freePort, tandem as run, type Daemon } from '../helpers/processes';
+import { ADDRESS, NAMESPACE, ensureTemporal } from '../helpers/temporal';
 const MODEL = `secret-${randomBytes(3).toString('hex')}`;
 const REGISTRY_PASSWORD = `planted-registry-${randomBytes(8).toString('hex')}`;
 const GATEWAY_TOKEN = `planted-gateway-${randomBytes(8).toString('hex')}`;
@@ -35,44 +32,6 @@ const env = {
   TANDEM_ACTOR: 'secrets-test',
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-}
-
-/** Starts a long-running `tandem` command; resolves once it printed `ready` text. */
-function daemon(args: string[], ready: RegExp): Promise<Proc> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (ready.test(text)) resolve({ child, output: () => text });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`tandem ${args[0]} exited with ${code}: ${text}`)));
-  });
-}
-
-function tandem(...args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-    });
-  });
-}
-
 /**
  * A history as text with every payload decoded: payload bytes come out of the history's JSON form
  * as base64 (`data`), which a plain text search would never match.
@@ -82,11 +41,14 @@ function decoded(history: unknown): string {
   return JSON.stringify(JSON.parse(text), (key, value: unknown) => (key === 'data' && typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : value));
 }
 
+const daemon = (args: string[], ready: RegExp) => start(args, ready, env);
+const tandem = (...args: string[]) => run(env, ...args);
+
 describe('planted secrets never reach history, logs or output', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-secrets-'));
   const outputs: string[] = [];
-  let gateway: Proc | undefined;
-  let worker: Proc | undefined;
+  let gateway: Daemon | undefined;
+  let worker: Daemon | undefined;
   let config = '';
   let repo = '';
 
@@ -95,22 +57,8 @@ describe('planted secrets never reach history, logs or output', () => {
     ({ path: repo } = await createExampleRepo(join(dir, 'repo')));
     const [port, adminPort] = [await freePort(), await freePort()];
     config = join(dir, 'tandem.config.yaml');
-    writeFileSync(
-      config,
-      [
-        `taskQueue: tandem-${MODEL}`,
-        'environments:',
-        '  local:',
-        '    target: { kind: docker, network: tandem }',
-        // the local registry ignores credentials; tandem still sends them with every push and pull
-        '    registry: { url: 127.0.0.1:5000, insecure: true, username: tandem, passwordEnv: PLANTED_REGISTRY_PASSWORD }',
-        `    traffic: { router: gateway, url: http://127.0.0.1:${adminPort} }`,
-        '    build: { buildArgs: { BASE_IMAGE: tandem/node-base:20 } }',
-        'models:',
-        `  ${MODEL}: { repo: ${repo}, environment: local }`,
-        '',
-      ].join('\n'),
-    );
+    // the local registry ignores credentials; tandem still sends them with every push and pull
+    writeFileSync(config, dockerConfig(MODEL, repo, adminPort, ', username: tandem, passwordEnv: PLANTED_REGISTRY_PASSWORD'));
     gateway = await daemon(['gateway', '--port', String(port), '--admin-port', String(adminPort), '--state-dir', join(dir, 'gateway')], /tandem gateway: models at/);
     worker = await daemon(['worker', '--config', config], /tandem worker: task queue/);
   });

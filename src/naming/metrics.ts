@@ -1,0 +1,14 @@
+/**
+ * Names of the metrics tandem's workflows emit through the Temporal SDK's metric meter (so they
+ * are replay-safe and exported by the worker's Prometheus endpoint beside the SDK's own). Pure.
+ */
+export const ReleaseMetric = {
+  /** counter, tags model, environment */
+  started: 'tandem_releases_started',
+  /** counter, tags model, environment, outcome (promoted | rolled-back | failed) */
+  finished: 'tandem_releases_finished',
+  /** counter, tags model, environment, cause (the failure type: Aborted, AnalysisFailed, ...) */
+  rollbacks: 'tandem_rollbacks',
+  /** histogram in seconds, tags model, environment, stage */
+  stageDuration: 'tandem_release_stage_duration_seconds',
+} as const;
