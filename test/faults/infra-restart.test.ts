@@ -76,8 +76,11 @@ async function addVersion(repo: string, tag: string, from: string, changes: Reco
   await git.checkout('main');
 }
 
-/** The attempt of the (last) run of each activity of a workflow, from its history. */
-async function activityAttempts(handle: WorkflowHandle): Promise<Record<string, number[]>> {
+/**
+ * The attempt of the (last) run of each activity of a workflow, from its history, and why the
+ * attempt before it failed (the history records only the last attempt, with the previous failure).
+ */
+async function activityAttempts(handle: WorkflowHandle, lastFailures: Record<string, string> = {}): Promise<Record<string, number[]>> {
   const history = await handle.fetchHistory();
   const names = new Map<number, string>();
   const attempts: Record<string, number[]> = {};
@@ -88,6 +91,7 @@ async function activityAttempts(handle: WorkflowHandle): Promise<Record<string, 
     if (started) {
       const name = names.get(Number(started.scheduledEventId)) ?? '?';
       (attempts[name] ??= []).push(started.attempt ?? 1);
+      if (started.lastFailure?.message) lastFailures[name] = started.lastFailure.message;
     }
   }
   return attempts;
@@ -227,7 +231,8 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
     }
 
     const status = await client!.wait(handle);
-    const attempts = await activityAttempts(handle);
+    const lastFailures: Record<string, string> = {};
+    const attempts = await activityAttempts(handle, lastFailures);
     const story = `${status.history.map((h) => `  ${h.message}`).join('\n')}\nattempts ${JSON.stringify(attempts)}`;
     assert.equal(status.outcome, 'promoted', story);
     assert.equal(status.previousStable, STABLE);
