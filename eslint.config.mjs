@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 const ioModules = ['dockerode', 'simple-git', '@kubernetes/client-node', 'http-proxy', 'prom-client', '@temporalio/activity', '@temporalio/client', '@temporalio/worker', 'yaml'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'bin/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', 'bin/**', 'eslint.config.mjs', 'test/upgrades/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -20,7 +20,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts', 'src/rollout/**/*.ts', 'src/naming/**/*.ts', 'src/spec/schema.ts', 'src/spec/duration.ts', 'src/errors.ts'],
+    files: ['src/workflows/**/*.ts', 'src/rollout/**/*.ts', 'src/naming/**/*.ts', 'src/spec/schema.ts', 'src/spec/duration.ts', 'src/spec/limits.ts', 'src/errors.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

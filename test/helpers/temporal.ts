@@ -14,7 +14,7 @@ export const ROOT = join(__dirname, '..', '..');
 
 let runtimeInstalled = false;
 /** Worker logs at WARN and above only, so test output stays readable. */
-function quietRuntime(): void {
+export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({ logger: new DefaultLogger('WARN') });
