@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { RefusedError, ReleaseFailedError, type TandemClient } from '../../src/client';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { connectClient, ensureTemporal, ROOT, uniqueQueue, workflowBundle } from '../helpers/temporal';
@@ -137,7 +137,10 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
     if (!process.env.SOAK_KEEP) rmSync(dir, { recursive: true, force: true });
   });
 
-  function spawnWorker(slot: Slot): Promise<void> {
+  let stopping = false;
+
+  /** Starts the slot's worker process; resolves once it polls. */
+  function launch(slot: Slot): Promise<void> {
     const log = openSync(logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'helpers/soak-worker.ts'), queue, worlds, bundleFile], {
       cwd: ROOT,
@@ -149,23 +152,40 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
     slot.readyAt = undefined;
     slot.killing = false;
     slot.starts++;
-    child.once('exit', (code, signal) => {
-      slot.readyAt = undefined;
-      if (!slot.killing) crashes.push(`worker ${slot.name} (pid ${child.pid}) exited by itself: ${signal ?? code}`);
-    });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker ${slot.name} not ready within 60 s; see ${logFile}`)), 60_000);
+      const timer = setTimeout(() => {
+        slot.killing = true;
+        child.kill('SIGKILL');
+        reject(new Error(`worker ${slot.name} not ready within 90 s; see ${logFile}`));
+      }, 90_000);
       child.stdout!.on('data', (chunk: Buffer) => {
         if (!chunk.toString().includes('ready') || slot.readyAt) return;
         clearTimeout(timer);
         slot.readyAt = Date.now();
         resolve();
       });
-      child.once('exit', () => {
+      child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`worker ${slot.name} exited before it was ready; see ${logFile}`));
+        const wasReady = slot.readyAt !== undefined;
+        slot.readyAt = undefined;
+        if (slot.killing) return;
+        crashes.push(`worker ${slot.name} (pid ${child.pid}) exited by itself (${signal ?? code}) ${wasReady ? 'while running' : 'while starting'}; see ${logFile}`);
+        if (!wasReady) reject(new Error(crashes.at(-1)));
+        // A worker that dies by itself is replaced like a killed one (and the soak fails).
+        else if (!stopping) void bringUp(slot).catch((err: Error) => crashes.push(err.message));
       });
     });
+  }
+
+  async function bringUp(slot: Slot): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await launch(slot);
+      } catch (err) {
+        if (attempt >= 3 || stopping) throw err;
+        await sleep(1000);
+      }
+    }
   }
 
   it(`${RELEASES} releases across ${MODELS} models end as planned`, { timeout: DEADLINE_MS + 120_000 }, async () => {
@@ -180,7 +200,7 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
       chain.push({ index: i, model: models[i % MODELS]!, tag: tagOf(chain.length + 1, kind), kind });
     }
 
-    await Promise.all(slots.map((slot) => spawnWorker(slot)));
+    await Promise.all(slots.map((slot) => bringUp(slot)));
 
     // Kills: one worker at a time, alternating, only while the other one is up; restarted after a
     // short delay.
@@ -201,7 +221,7 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
         killTimes.push(Date.now() - started);
         turn++;
         await sleep(around(RESTART_MS));
-        await spawnWorker(target);
+        await bringUp(target).catch((err: Error) => crashes.push(err.message));
       }
     })();
 
@@ -220,6 +240,8 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
     }, SAMPLE_MS);
 
     const operatorActions = { approve: 0, abort: 0 };
+    const startErrors: string[] = [];
+    const waitErrors: string[] = [];
     const results: Result[] = [];
     const deadline = started + DEADLINE_MS;
 
@@ -234,9 +256,13 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
         } catch (err) {
           // The lock refuses a second active release of the model (the previous one's lock closes
           // moments after it ended, later when its worker was just killed): wait for the model.
-          if (!(err instanceof RefusedError)) throw err;
-          refusals++;
-          await sleep(500);
+          // Any other error (the shared server restarting) is retried; a start that did start
+          // before its answer was lost is adopted (tags are unique per model: the id names it).
+          if (err instanceof RefusedError) refusals++;
+          else startErrors.push(`${p.model} ${p.tag}: ${(err as Error).message}`);
+          const latest = await client.releaseHandle(p.model, ENV).catch(() => undefined);
+          if (latest?.workflowId.startsWith(`release/${ENV}/${p.model}/${p.tag}/`)) handle = latest;
+          else await sleep(500);
         }
       }
       const outcome = waitFor(handle);
@@ -255,8 +281,11 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
             const status = err.status as ReleaseStatus | undefined;
             return { outcome: status?.outcome ?? `no outcome (${status?.stage})`, failureType: err.failureType, reason: err.message, releaseId: status?.releaseId };
           }
-          if (attempt >= 5 || Date.now() > deadline) return { outcome: `unexpected error: ${(err as Error).message}` };
-          await sleep(1000);
+          // Terminated, timed out, or a failure that is not a release's: recorded as it is.
+          if (err instanceof WorkflowFailedError || Date.now() > deadline) return { outcome: `unexpected error: ${(err as Error).message}` };
+          // The connection (the shared server restarting): follow it again.
+          waitErrors.push(`attempt ${attempt}: ${(err as Error).message}`);
+          await sleep(2000);
         }
       }
     }
@@ -279,29 +308,44 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
               return;
             }
           } catch (err) {
-            if (!(err instanceof RefusedError)) throw err;
+            // Refused (not awaited any more, or applied by the attempt before): look again.
+            if (!(err instanceof RefusedError)) waitErrors.push(`${action}: ${(err as Error).message}`);
           }
         }
         await Promise.race([sleep(700), outcome]);
       }
     }
 
+    const current = new Map<string, Planned>();
+    let overdue = false;
     const chains = plan.map(async (chain) => {
-      for (const p of chain) results.push(await release(p));
+      for (const p of chain) {
+        if (overdue) return;
+        current.set(p.model, p);
+        const t0 = Date.now();
+        results.push(await release(p).catch((err: Error) => ({ ...p, outcome: `error: ${err.message}`, refusals: 0, ms: Date.now() - t0 })));
+        current.delete(p.model);
+      }
     });
     let timer: NodeJS.Timeout | undefined;
-    const overdue = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`soak not finished within ${DEADLINE_MS} ms: ${results.length}/${RELEASES} releases ended`)), DEADLINE_MS);
-    });
     try {
-      await Promise.race([Promise.all(chains), overdue]);
+      await Promise.race([Promise.all(chains), new Promise<void>((r) => (timer = setTimeout(r, DEADLINE_MS)))]);
     } finally {
+      overdue = results.length < RELEASES;
       clearTimeout(timer);
       stopKilling = true;
+      stopping = true;
       clearInterval(sampler);
     }
     await killer;
     const wallMs = Date.now() - started;
+    // Past the deadline: where the releases still in flight are.
+    const pending: string[] = [];
+    for (const p of current.values()) {
+      const status = await Promise.race([client.status(p.model, ENV).catch((err: Error) => err.message), sleep(5000).then(() => 'no answer')]);
+      const where = typeof status === 'string' ? status : `${status.version} ${status.stage}${status.waitingFor ? ` waiting for ${status.waitingFor}` : ''}${status.blocked ? ` (${status.blocked})` : ''}`;
+      pending.push(`${p.model} ${p.tag}: ${where}`);
+    }
 
     // Nothing stuck: no lock workflow of the soak's models still runs (visibility lags a little).
     const query = `WorkflowType = 'modelOperation' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH 'model/${ENV}/soak-${run}-'`;
@@ -374,14 +418,17 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
       workerStarts: slots.reduce((n, s) => n + s.starts, 0),
       crashes: crashes.length,
       refusals: results.reduce((n, r) => n + r.refusals, 0),
+      clientErrors: startErrors.length + waitErrors.length,
       wallS: round(wallMs / 1000),
       releaseS: { median: round(median(results.map((r) => r.ms)) / 1000), max: round(Math.max(...results.map((r) => r.ms)) / 1000) },
       reRuns: { completedActivitiesRunAgain: completedTwice, completedOnRetry: retried, releasesDeployedTwice: deploysTwice, locksBrokenAfterKill: brokenLocks },
       rss: memory,
+      ...(pending.length ? { pending: pending.length } : {}),
     };
     console.log(`soak summary ${JSON.stringify(summary)}`);
 
     assert.deepEqual(crashes, [], 'no worker exited by itself');
+    assert.deepEqual(pending, [], `every release ended within ${DEADLINE_MS / 1000} s`);
     assert.equal(results.length, RELEASES, 'every release ended');
     assert.deepEqual(stuck, [], 'no lock workflow of the soak still runs');
     assert.deepEqual(wrong, [], 'every release ended as planned');

@@ -11,6 +11,7 @@
  * the doubles must absorb (deploying a version twice leaves one version).
  */
 import { Context } from '@temporalio/activity';
+import type { Duration } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { ReleaseActivities } from '../../../src/activities/types';
 import { createWorld } from '../../doubles/world';
@@ -92,7 +93,7 @@ function activitiesFor(dir: string): ReleaseActivities {
 async function main() {
   const [taskQueue, dir, bundleFile] = process.argv.slice(2) as [string, string, string];
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const connection = await NativeConnection.connect({ address: ADDRESS });
+  const connection = await connect();
   const worker = await Worker.create({
     connection,
     namespace: NAMESPACE,
@@ -101,11 +102,27 @@ async function main() {
     activities: activitiesFor(dir),
     // As src/worker.ts.
     maxHeartbeatThrottleInterval: '2s',
+    // Not as src/worker.ts (10 s): after a SIGKILL, the tasks of the releases cached on the dead
+    // worker wait this long on its sticky queue before the other worker gets them. With a kill
+    // every few seconds and 20 releases at once, 10 s would stall most releases most of the time.
+    stickyQueueScheduleToStartTimeout: (process.env.SOAK_STICKY_TIMEOUT ?? '2s') as Duration,
   });
   const running = worker.run();
   process.stdout.write(`ready ${process.pid}\n`);
   await running;
   await connection.close();
+}
+
+/** Connects, waiting for a server that is restarting (other tests restart the shared one). */
+async function connect(): Promise<NativeConnection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await NativeConnection.connect({ address: ADDRESS });
+    } catch (err) {
+      if (attempt >= 60) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 main().catch((err) => {
