@@ -209,6 +209,7 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
     // One port serves /healthz, /readyz and /metrics: the probes, the scrape annotations, the Service.
     const port = container.ports!.find((p) => p.name === 'metrics')!;
     assert.equal(Number(arg('--health-port')), port.containerPort);
+    assert.deepEqual([container.startupProbe!.httpGet!.path, container.startupProbe!.httpGet!.port], ['/healthz', 'metrics']);
     assert.deepEqual([container.livenessProbe!.httpGet!.path, container.livenessProbe!.httpGet!.port], ['/healthz', 'metrics']);
     assert.deepEqual([container.readinessProbe!.httpGet!.path, container.readinessProbe!.httpGet!.port], ['/readyz', 'metrics']);
     const annotations = deployment.spec!.template.metadata!.annotations!;
