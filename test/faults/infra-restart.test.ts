@@ -162,7 +162,7 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
 
   after(async () => {
     // Whatever happened, leave the suite's control plane whole.
-    if (!(await apiServerReady(kc))) controlPlaneUp();
+    if (!(await apiServerReady(kc))) await controlPlaneUp();
     await client?.close();
     await worker?.stop();
     await core?.deleteNamespace({ name: NS }).catch(() => undefined);
@@ -210,10 +210,10 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
       killed = await killApiServer();
       const downAt = Date.now();
       await sleep(3000);
-      controlPlaneUp();
+      await controlPlaneUp();
       downFor = Date.now() - downAt;
     } finally {
-      if (!(await apiServerReady(kc))) controlPlaneUp();
+      if (!(await apiServerReady(kc))) await controlPlaneUp();
     }
     assert.ok(await apiServerReady(kc), 'GET /readyz answers ok after the restart');
     const afterRestart = controlPlanePids();
@@ -253,9 +253,12 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
     assert.equal(doubles.verify, 1);
 
     const deployAttempt = attempts.deployVersion![0]!;
+    const killedAt = deployingSince;
+    const timeline = status.history.map((h) => `#   ${seconds(Date.parse(h.at) - killedAt)} ${h.message}`).join('\n');
+    if (Date.now() - killedAt - downFor > 30_000) console.log(`# slow to finish after the restart; timeline from the kill:\n${timeline}`);
     console.log(
       `# apiserver: pid ${killed} SIGKILLed, back (k8s-up.sh restarted only it) after ${seconds(downFor)}; deployVersion ended on attempt ${deployAttempt} ` +
-        `(${deployAttempt === 1 ? 'its watch reconnected' : 'the activity was retried'}), ${seconds(Date.now() - deployingSince)} from the kill to promoted; ` +
+        `(${deployAttempt === 1 ? 'its watch reconnected' : `the activity was retried; the attempt before failed with: ${lastFailures.deployVersion ?? '?'}`}), ${seconds(Date.now() - deployingSince)} from the kill to promoted; ` +
         `1 Deployment of ${CANDIDATE}; whole test ${seconds(Date.now() - started)}`,
     );
   });
@@ -299,7 +302,7 @@ describe('the Docker stack under live traffic: gateway and Temporal server resta
   });
 
   after(async () => {
-    if (temporalServerPid() === undefined) temporalUp();
+    if (temporalServerPid() === undefined) await temporalUp();
     if (stack) {
       await removeModelContainers(stack.docker, MODEL);
       await stack.stop();
@@ -358,7 +361,7 @@ describe('the Docker stack under live traffic: gateway and Temporal server resta
         killed = await killTemporalServer();
         await sleep(1000);
       } finally {
-        temporalUp();
+        await temporalUp();
       }
       const to = Date.now();
       assert.notEqual(temporalServerPid(), killed, 'a new dev server runs');

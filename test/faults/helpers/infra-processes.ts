@@ -4,14 +4,17 @@
  * scripts/temporal-up.sh. Each is found by the pid file its script wrote and checked by its
  * command line before anything is sent to it, so a recycled pid is never signalled.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 
 const ROOT = join(__dirname, '..', '..', '..');
+/** Asynchronous on purpose: the workers, the gateway and the traffic of a test run in its process and must keep running meanwhile. */
+const run = promisify(execFile);
 const TANDEM_HOME = process.env.TANDEM_HOME ?? join(homedir(), '.cache', 'tandem');
 const K8S_STATE = join(TANDEM_HOME, 'k8s');
 const TEMPORAL_PID_FILE = join(TANDEM_HOME, 'temporal', 'server.pid');
@@ -67,9 +70,10 @@ export async function killApiServer(): Promise<number> {
 }
 
 /** Runs scripts/k8s-up.sh, which starts what is down and reuses the rest; returns what it logged. */
-export function controlPlaneUp(): string {
+export async function controlPlaneUp(): Promise<string> {
   try {
-    return execFileSync('bash', [join(ROOT, 'scripts', 'k8s-up.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    const { stderr } = await run('bash', [join(ROOT, 'scripts', 'k8s-up.sh')], { encoding: 'utf8', timeout: 300_000 });
+    return stderr;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`scripts/k8s-up.sh failed: ${e.stderr ?? e.message}`);
@@ -98,6 +102,6 @@ export async function killTemporalServer(): Promise<number> {
 }
 
 /** Runs scripts/temporal-up.sh: starts the dev server again from its SQLite file, or reuses the running one. */
-export function temporalUp(): void {
-  execFileSync('bash', [join(ROOT, 'scripts', 'temporal-up.sh')], { stdio: 'ignore', timeout: 120_000 });
+export async function temporalUp(): Promise<void> {
+  await run('bash', [join(ROOT, 'scripts', 'temporal-up.sh')], { timeout: 120_000 });
 }
