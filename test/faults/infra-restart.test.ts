@@ -48,7 +48,7 @@ import type { AnalysisResult, VerifyResult } from '../../src/activities/types';
 import type { TandemClient } from '../../src/client';
 import { labelSelector, selectorLabels, workloadName } from '../../src/naming/kubernetes';
 import { specSchema } from '../../src/spec/schema';
-import type { ReleaseStatus } from '../../src/workflows/messages';
+import { statusQuery, type ReleaseStatus } from '../../src/workflows/messages';
 import { createExampleRepo } from '../../scripts/example-repo';
 import { ENV as DOCKER_ENV, removeModelContainers, sample, startStack, type Stack } from '../../scripts/stack';
 import { applyTestGatewayClass, createTestGateway, createTestNamespace, eventually, startControlPlane } from '../helpers/kubernetes';
@@ -98,6 +98,41 @@ async function activityAttempts(handle: WorkflowHandle, lastFailures: Record<str
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+/**
+ * client.wait, bounded: when the release has not ended after `ms`, fails with what it is doing
+ * (status, pending activities and workflow task, the last history events) and `phases`.
+ */
+async function waitWithin(client: TandemClient, handle: WorkflowHandle, ms: number, phases: string[]): Promise<ReleaseStatus> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const waiting = client.wait(handle);
+  try {
+    const first = await Promise.race([waiting, timedOut]);
+    if (first !== 'timeout') return first;
+  } finally {
+    clearTimeout(timer);
+  }
+  waiting.catch(() => undefined);
+  const facts: string[] = [...phases];
+  const description = await handle.describe().catch((e: unknown) => facts.push(`describe failed: ${String(e)}`));
+  if (description && typeof description === 'object') {
+    facts.push(`workflow ${description.status.name}; history length ${description.historyLength}`);
+    for (const a of description.raw.pendingActivities ?? []) {
+      facts.push(`pending activity ${a.activityType?.name} attempt ${a.attempt} state ${a.state} last failure ${a.lastFailure?.message ?? '-'}`);
+    }
+    const task = description.raw.pendingWorkflowTask;
+    if (task) facts.push(`pending workflow task state ${task.state} attempt ${task.attempt}`);
+  }
+  const query = await handle.query(statusQuery).catch((e: unknown) => `query failed: ${String(e)}`);
+  if (typeof query === 'string') facts.push(query);
+  else facts.push(`stage ${query.stage}; steps ${query.steps.map((st) => `${st.description}=${st.status}`).join(', ')}; last: ${query.history.at(-1)?.message}`);
+  const history = await handle.fetchHistory().catch(() => undefined);
+  facts.push(`last events: ${(history?.events ?? []).slice(-8).map((e) => `${e.eventId} ${String(e.eventType)}`).join(', ')}`);
+  assert.fail(`the release did not end within ${seconds(ms)}:\n  ${facts.join('\n  ')}`);
+}
 
 describe('Kubernetes API server restarted while a release waits for its Deployment to become ready', { timeout: 5 * 60_000 }, () => {
   const NS = `tandem-fault-${RUN}`;
@@ -230,7 +265,7 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
       await apps.patchNamespacedReplicaSet({ name: rs.metadata!.name!, namespace: NS, body: { metadata: { annotations: { 'tandem.dev/fault-suite-nudge': new Date().toISOString() } } } }, MERGE);
     }
 
-    const status = await client!.wait(handle);
+    const status = await waitWithin(client!, handle, 180_000, [`API server back after ${seconds(downFor)}`]);
     const lastFailures: Record<string, string> = {};
     const attempts = await activityAttempts(handle, lastFailures);
     const story = `${status.history.map((h) => `  ${h.message}`).join('\n')}\nattempts ${JSON.stringify(attempts)}`;
@@ -325,7 +360,7 @@ describe('the Docker stack under live traffic: gateway and Temporal server resta
       const to = Date.now();
       assert.notEqual(stack.gatewayToken, oldToken, 'the restarted gateway has a new admin token');
 
-      const status = await stack.client.wait(handle);
+      const status = await waitWithin(stack.client, handle, 120_000, [`gateway restarted at ${seconds(from - started)}`]);
       const records = await traffic.stop();
       const split = splitByWindows(records, [{ from, to }]);
       const story = status.history.map((h) => `  ${h.message}`).join('\n');
@@ -347,26 +382,33 @@ describe('the Docker stack under live traffic: gateway and Temporal server resta
 
   it('the Temporal server SIGKILLed during a canary pause and started again: the release resumes, promoted, stable kept serving', async () => {
     const started = Date.now();
-    const previous = 'v2.0.0';
     const candidate = 'v2.1.0';
+    // v2.0.0 when the gateway fault ran before, else v1.0.0
+    const previous = (await stack.client.versions(MODEL, DOCKER_ENV)).traffic.stable!;
     const traffic = timedTraffic(stack.gateway.url, MODEL, 20);
     try {
+      const phases: string[] = [];
+      const phase = (what: string) => phases.push(`${seconds(Date.now() - started)} ${what}`);
       const handle = await release(candidate);
+      phase(`started ${handle.workflowId}`);
       const paused = await until(inPause(candidate), `${candidate} in its pause`);
+      phase('in the pause');
       assert.deepEqual(paused.weights, { [candidate]: 20, [previous]: 80 });
       await sleep(1000);
       const from = Date.now();
       let killed: number | undefined;
       try {
         killed = await killTemporalServer();
+        phase(`server pid ${killed} killed`);
         await sleep(1000);
       } finally {
         await temporalUp();
       }
       const to = Date.now();
+      phase(`server pid ${temporalServerPid()} up`);
       assert.notEqual(temporalServerPid(), killed, 'a new dev server runs');
 
-      const status = await stack.client.wait(handle);
+      const status = await waitWithin(stack.client, handle, 120_000, phases);
       const records = await traffic.stop();
       const split = splitByWindows(records, [{ from, to }]);
       const story = status.history.map((h) => `  ${h.message}`).join('\n');
