@@ -5,9 +5,16 @@
  * started. Everything else is real: the Temporal dev server, the Docker engine and registry, a
  * tandem gateway, and the example model (examples/fraud-detector) in a Git repository served over
  * HTTP. For every stage the release must end as it would have (promoted, or rolled back for the
- * broken v1.2.0), with exactly one image of the version (engine and registry), exactly its
- * replicas as containers, never more than two versions weighted in the gateway's split (read
- * every 100 ms), and no failed client request through the gateway.
+ * broken v1.2.0), with exactly one image of the version (engine and registry), as many containers
+ * of the version ever created as it has replicas (the engine is listed every 250 ms), never more
+ * than two versions weighted in the gateway's split (read every 100 ms), and no failed client
+ * request through the gateway (live requests all along). The release's own record must show the
+ * kill in the stage: its last history line before the kill belongs to the stage, the first after
+ * it to the stage's end. How each stage is caught is said where it is caught (reach()).
+ *
+ * The model repository is the example's, one tag per stage, each with a spec of short durations;
+ * the tags killed mid-build or mid-push add a slow Dockerfile step, the tag killed mid-verification
+ * a slow smoke test (see helpers/kill-lane.ts).
  *
  * Recovery is as fast as Temporal learns that the killed worker's activity is gone: at once when
  * none was running (pause, approval), after the activity's heartbeat timeout when it heartbeats
@@ -162,6 +169,8 @@ async function reach(run: LaneRun, handle: WorkflowHandle, stage: Stage, version
         return `image ${images[0]!.slice(7, 19)} built on the engine, ${commitTag(lane.commits[version]!)} not yet in the registry (registry holds ${tags.includes(version) ? 'the version tag' : 'neither tag'})`;
       }, 25);
     case 'deploy':
+      // Status says deploying and the engine already holds a container of the version: the
+      // deploy activity is creating or waiting for its replicas.
       return until('the deploy', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
@@ -170,24 +179,29 @@ async function reach(run: LaneRun, handle: WorkflowHandle, stage: Stage, version
         return containers.length ? `stage deploying; ${containers.length} container(s) of ${version} on the engine (${containers.map((c) => c.state).join(', ')})` : undefined;
       });
     case 'verify':
+      // Status says verifying; this tag's spec has a smoke request that takes 4 s, so the
+      // verification activity is still running when the worker dies.
       return until('verification', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
         return s?.stage === 'verifying' ? 'stage verifying (the slow smoke request is in flight)' : undefined;
       });
     case 'pause':
+      // The pause step (a 3 s timer, no activity) is the running step in status.
       return until('the pause step', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
         return stepRunning(s, 'pause') ? `step "${stepRunning(s, 'pause')!.description}" running` : undefined;
       });
     case 'approval':
+      // Status says waitingFor: approval (the test approves after the new worker started).
       return until('the approval gate', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
         return s?.waitingFor === 'approval' ? 'waitingFor: approval' : undefined;
       }, 200);
     case 'analysis':
+      // The analysis step runs and its measurement activity has started (a 3 s window).
       return until('the analysis step', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
@@ -207,10 +221,12 @@ async function reach(run: LaneRun, handle: WorkflowHandle, stage: Stage, version
       return 'approved; stage promoting';
     }
     case 'rollback':
+      // v1.2.0 fails its smoke tests; status says rolling-back while traffic is restored and the
+      // version is scaled down.
       return until('the rollback', async () => {
         const s = await statusOf(handle);
         if (s?.outcome) assert.fail(`the release ended (${s.outcome}) before its rollback was caught`);
-        return s?.stage === 'rolling-back' ? `stage rolling-back (${s.reason ?? ''})` : undefined;
+        return s?.stage === 'rolling-back' ? `stage rolling-back (${s.failureType ?? ''})` : undefined;
       }, 25);
   }
 }

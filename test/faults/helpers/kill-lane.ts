@@ -17,7 +17,7 @@ import { simpleGit } from 'simple-git';
 import { parse, stringify } from 'yaml';
 import { labelFilters } from '../../../src/activities/docker/labels';
 import { RegistryClient } from '../../../src/activities/image/registry';
-import { commitTag, imageTag } from '../../../src/naming/docker';
+import { commitTag } from '../../../src/naming/docker';
 import { serveRepository, type GitServer } from './git-http';
 
 export const ROOT = join(__dirname, '..', '..', '..');
@@ -286,7 +286,7 @@ export async function registryDigest(model: string, tag: string): Promise<string
   return registry.manifestDigest(model, tag);
 }
 
-export { commitTag, imageTag };
+export { commitTag };
 
 /** The version's containers (running or not), with their replica index and state. */
 export async function versionContainers(model: string, version: string): Promise<{ name: string; replica: string; state: string }[]> {
@@ -383,7 +383,8 @@ export function watchContainers(model: string, everyMs = 250): ContainerWatch {
   const most = new Map<string, number>();
   const loop = (async () => {
     while (!stopped) {
-      const containers = await docker.listContainers({ all: true, filters: { label: [`tandem.model=${model}`] } }).catch(() => undefined);
+      // The Docker target's label filter: a build's step containers carry tandem.model too, not tandem.managed.
+      const containers = await docker.listContainers({ all: true, filters: { label: labelFilters(model) } }).catch(() => undefined);
       const now = new Map<string, number>();
       for (const c of containers ?? []) {
         const version = c.Labels['tandem.version'] ?? '?';
