@@ -205,11 +205,14 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
     // Kills: one worker at a time, alternating, only while the other one is up; restarted after a
     // short delay.
     let stopKilling = false;
+    let wake: () => void = () => undefined;
+    const stopped = new Promise<void>((r) => (wake = r));
     let kills = 0;
-    const killTimes: number[] = [];
     const killer = (async () => {
       for (let turn = 0; !stopKilling; ) {
-        await sleep(around(KILL_EVERY_MS));
+        let nap: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise((r) => (nap = setTimeout(r, around(KILL_EVERY_MS)))), stopped]);
+        clearTimeout(nap);
         const target = slots[turn % 2]!;
         const other = slots[(turn + 1) % 2]!;
         if (stopKilling || !target.readyAt || !other.readyAt) continue;
@@ -218,7 +221,6 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
         target.child!.kill('SIGKILL');
         await exited;
         kills++;
-        killTimes.push(Date.now() - started);
         turn++;
         await sleep(around(RESTART_MS));
         await bringUp(target).catch((err: Error) => crashes.push(err.message));
@@ -320,7 +322,7 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
     let overdue = false;
     const chains = plan.map(async (chain) => {
       for (const p of chain) {
-        if (overdue) return;
+        if (overdue || Date.now() > deadline) return;
         current.set(p.model, p);
         const t0 = Date.now();
         results.push(await release(p).catch((err: Error) => ({ ...p, outcome: `error: ${err.message}`, refusals: 0, ms: Date.now() - t0 })));
@@ -335,6 +337,7 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
       clearTimeout(timer);
       stopKilling = true;
       stopping = true;
+      wake();
       clearInterval(sampler);
     }
     await killer;
@@ -343,7 +346,12 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
     const pending: string[] = [];
     for (const p of current.values()) {
       const status = await Promise.race([client.status(p.model, ENV).catch((err: Error) => err.message), sleep(5000).then(() => 'no answer')]);
-      const where = typeof status === 'string' ? status : `${status.version} ${status.stage}${status.waitingFor ? ` waiting for ${status.waitingFor}` : ''}${status.blocked ? ` (${status.blocked})` : ''}`;
+      const last = typeof status === 'string' ? undefined : status.history.at(-1);
+      const where =
+        typeof status === 'string'
+          ? status
+          : `${status.stage}${status.waitingFor ? ` waiting for ${status.waitingFor}` : ''}${status.blocked ? ` (${status.blocked})` : ''}; ` +
+            `last: "${last?.message}" ${last ? Math.round((Date.now() - Date.parse(last.at)) / 1000) : '?'} s ago; operator actions: ${JSON.stringify(status.actions.map((a) => [a.action, a.accepted]))}`;
       pending.push(`${p.model} ${p.tag}: ${where}`);
     }
 
