@@ -22,14 +22,16 @@
 #   TEMPORAL_PG_UI_PORT    Web UI (default 8243)
 #   TEMPORAL_PG_DB_PORT    PostgreSQL on 127.0.0.1 (default 5433; its unix socket in the state folder)
 #
-# Go: go.temporal.io/server v1.32.2 and the UI server v2.58.1 declare `go 1.26.10`; with
+# Go: go.temporal.io/server v1.32.2 and the UI server v2.56.4 declare `go 1.26.10`; with
 # GOTOOLCHAIN=auto the go command fetches a newer toolchain from the module proxy (golang.org/toolchain)
 # when the local one is older.
 # PostgreSQL refuses to run as root; as root the script runs it in a user namespace (unshare) as an
 # unprivileged user that owns its data folder there, so everything stays under $TANDEM_HOME.
 set -euo pipefail
 TEMPORAL_SERVER_VERSION=v1.32.2
-TEMPORAL_UI_VERSION=v2.58.1
+# The newest UI server, v2.58.x, needs labstack/echo v4.16.1 and go.temporal.io/api v1.64.0, which
+# the module proxy reachable here does not serve; v2.56.4 builds.
+TEMPORAL_UI_VERSION=v2.56.4
 TEMPORAL_CLI_VERSION=v1.5.1
 TANDEM_HOME=${TANDEM_HOME:-$HOME/.cache/tandem}
 PORT=${TEMPORAL_PG_PORT:-7243}
@@ -102,7 +104,7 @@ pg_up() {
   fi
   log "starting PostgreSQL on 127.0.0.1:$DB_PORT (socket in $PGSOCK)"
   as_pg_user "$pgbin/pg_ctl" -D "$PGDATA" -l "$STATE/postgres.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -p $DB_PORT -k $PGSOCK -c max_connections=200" >&2 \
+    -o "-c listen_addresses=127.0.0.1 -p $DB_PORT -k $PGSOCK -c max_connections=200" >/dev/null \
     || { tail -20 "$STATE/postgres.log" >&2; exit 1; }
 }
 
@@ -123,8 +125,8 @@ schema_up() {
     [ "$db" = temporal_visibility ] && schema=postgresql/v12/visibility
     if [ "$(psql_q "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
       log "creating database $db and its schema ($schema) with temporal-sql-tool"
-      sql_tool --database "$db" create-database >&2
-      sql_tool --database "$db" setup-schema --version 0.0 >&2
+      { sql_tool --database "$db" create-database && sql_tool --database "$db" setup-schema --version 0.0; } \
+        >"$STATE/schema-$db.log" 2>&1 || { tail -20 "$STATE/schema-$db.log" >&2; exit 1; }
     fi
     # Brings the schema to the version this server needs (a no-op when it is there already).
     sql_tool --database "$db" update-schema --schema-name "$schema" >"$STATE/schema-$db.log" 2>&1 \
@@ -276,7 +278,7 @@ namespaces_up() {
   for ns in "${NAMESPACES[@]}"; do
     if ! temporal_cli operator namespace describe --namespace "$ns" >/dev/null 2>&1; then
       log "registering namespace $ns"
-      temporal_cli operator namespace create --namespace "$ns" --retention 72h >&2
+      temporal_cli operator namespace create --namespace "$ns" --retention 72h >/dev/null
     fi
   done
   for ns in "${NAMESPACES[@]}"; do
@@ -288,7 +290,7 @@ namespaces_up() {
     for name in "${SEARCH_ATTRIBUTES[@]}"; do
       if ! grep -qw "$name" <<<"$existing"; then
         log "registering search attribute $name (Keyword) in $ns"
-        temporal_cli operator search-attribute create --namespace "$ns" --name "$name" --type Keyword >&2
+        temporal_cli operator search-attribute create --namespace "$ns" --name "$name" --type Keyword >/dev/null
       fi
     done
   done
@@ -334,7 +336,7 @@ EOF
     >"$STATE/ui.log" 2>&1 </dev/null &
   echo $! > "$STATE/ui.pid"
   for _ in $(seq 1 60); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$UI_PORT/"; then return 0; fi
+    if curl -fsS -o /dev/null "http://127.0.0.1:$UI_PORT/" 2>/dev/null; then return 0; fi
     sleep 0.5
   done
   log "the Web UI did not answer; see $STATE/ui.log"
