@@ -63,6 +63,15 @@ function rng(seed: number): () => number {
 const random = rng(SEED);
 const around = (mean: number) => mean * (0.5 + random());
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** The promise's value, or undefined when it takes longer than `ms` (no timer left behind). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Shares of the planned kinds; the rest are good releases without help (direct, canary, blue-green). */
 const SHARES: [Kind, number][] = [
@@ -304,7 +313,7 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
           try {
             // An update: a worker must take it; if the one holding the release was just killed,
             // give up waiting and ask again (a repeat is refused or finds it already applied).
-            const answer = await Promise.race([client.act(p.model, ENV, action, { ...OPERATOR, text: `soak: planned ${action}` }), sleep(20_000).then(() => undefined)]);
+            const answer = await within(client.act(p.model, ENV, action, { ...OPERATOR, text: `soak: planned ${action}` }), 20_000);
             if (answer?.accepted) {
               operatorActions[action]++;
               return;
@@ -314,7 +323,7 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
             if (!(err instanceof RefusedError)) waitErrors.push(`${action}: ${(err as Error).message}`);
           }
         }
-        await Promise.race([sleep(700), outcome]);
+        await within(outcome, 700);
       }
     }
 
@@ -345,7 +354,7 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
     // Past the deadline: where the releases still in flight are.
     const pending: string[] = [];
     for (const p of current.values()) {
-      const status = await Promise.race([client.status(p.model, ENV).catch((err: Error) => err.message), sleep(5000).then(() => 'no answer')]);
+      const status = (await within(client.status(p.model, ENV).catch((err: Error) => err.message), 5000)) ?? 'no answer';
       const last = typeof status === 'string' ? undefined : status.history.at(-1);
       const where =
         typeof status === 'string'
