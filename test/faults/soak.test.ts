@@ -142,6 +142,16 @@ describe('soak: releases on two workers with random SIGKILLs', () => {
       slot.killing = true;
       slot.child.kill('SIGKILL');
     }
+    if (client && !process.env.SOAK_KEEP) {
+      // A failed soak leaves no release waiting for ever on a task queue nobody polls any more.
+      const query = `WorkflowType = 'modelOperation' AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH 'model/${ENV}/soak-${run}-'`;
+      for await (const wf of client.temporal.workflow.list({ query })) {
+        await client.temporal.workflow
+          .getHandle(wf.workflowId)
+          .terminate('soak ended; its workers are gone')
+          .catch(() => undefined);
+      }
+    }
     await client?.close();
     if (!process.env.SOAK_KEEP) rmSync(dir, { recursive: true, force: true });
   });
