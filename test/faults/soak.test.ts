@@ -16,7 +16,15 @@
  * model), SOAK_KILL_EVERY_MS (mean time between kills, 5000), SOAK_RESTART_MS (mean delay before
  * a killed worker is restarted, 1000), SOAK_DEADLINE_MS (600000), SOAK_SEED (random), and, for
  * the worker processes, SOAK_DEPLOY_MS / SOAK_BUILD_MS (how long a deploy waits for readiness and
- * a build takes; 300 / 100).
+ * a build takes; 300 / 100) and SOAK_STICKY_TIMEOUT (2s); SOAK_KEEP keeps the temporary folder
+ * (worlds, worker log) and the workflows. It prints one line `soak summary {...}`.
+ *
+ * Memory is sampled per worker slot (A, B) across the processes that slot runs over time, after
+ * each process's warm-up: with a kill every few seconds a process lives tens of seconds, so the
+ * check bounds what a worker holds under this load rather than a slow leak of one long process.
+ * An activity that a kill interrupts is retried only after its timeout (heartbeat timeout for
+ * build and deploy; start-to-close for the others: up to 3 minutes for resolveTag), which is what
+ * makes the slowest releases slow.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
