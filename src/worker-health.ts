@@ -10,6 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DefaultLogger, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
+import { ConfigError } from './config/load';
 
 export interface HealthServer {
   /** `http://host:port` */
@@ -65,7 +66,13 @@ export async function startHealthServer(worker: () => Worker | undefined, export
     send(404, 'try /healthz, /readyz or /metrics\n');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new ConfigError(`--health-port: ${host}:${port} is already in use (another tandem worker on this host?); pass --health-port N, or 0 for any free port`)
+          : err,
+      ),
+    );
     server.listen(port, host, resolve);
   });
   const address = server.address() as AddressInfo;

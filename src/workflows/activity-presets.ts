@@ -23,9 +23,9 @@ const retry = (maximumAttempts: number, maximumInterval: Duration = '30s'): Retr
 
 export const presets = {
   /** reads and small writes against a target, router or registry */
-  short: { startToCloseTimeout: '30s', retry: retry(20) },
-  /** git fetch of a model repository */
-  git: { startToCloseTimeout: '3m', retry: retry(5) },
+  short: { startToCloseTimeout: '30s', heartbeatTimeout: '15s', retry: retry(20) },
+  /** git fetch of a model repository (heartbeating: a dead worker's fetch is retried within seconds) */
+  git: { startToCloseTimeout: '3m', heartbeatTimeout: '15s', retry: retry(5) },
   /**
    * image build and push: long, heartbeating, stops when cancelled. An engine or registry that
    * restarts is waited for (retries with backoff, 45 minutes in all), a Dockerfile error is not.
@@ -45,7 +45,7 @@ export const presets = {
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   },
   /** health and smoke checks */
-  verify: { startToCloseTimeout: '2m', retry: retry(3, '5s') },
+  verify: { startToCloseTimeout: '2m', heartbeatTimeout: '15s', retry: retry(3, '5s') },
   /** a measurement window: heartbeating while it waits */
   analysis: { startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: retry(3, '5s') },
 } satisfies Record<string, ActivityOptions>;
@@ -82,5 +82,5 @@ export function timedActivities(preset: 'deploy' | 'verify' | 'analysis', spec: 
  * tries again after a backoff, for as long as it takes (a rollback must not give up half-way).
  */
 export function rollbackActivities(summary: string): ReleaseActivities {
-  return proxyActivities<ReleaseActivities>({ startToCloseTimeout: '2m', retry: retry(5, '10s'), summary });
+  return proxyActivities<ReleaseActivities>({ startToCloseTimeout: '2m', heartbeatTimeout: '15s', retry: retry(5, '10s'), summary });
 }
