@@ -22,9 +22,9 @@
  * Memory is sampled per worker slot (A, B) across the processes that slot runs over time, after
  * each process's warm-up: with a kill every few seconds a process lives tens of seconds, so the
  * check bounds what a worker holds under this load rather than a slow leak of one long process.
- * An activity that a kill interrupts is retried only after its timeout (heartbeat timeout for
- * build and deploy; start-to-close for the others: up to 3 minutes for resolveTag), which is what
- * makes the slowest releases slow.
+ * An activity that a kill interrupts is retried only after its heartbeat timeout (15 s; deploy
+ * 30 s, build 60 s: src/workflows/activity-presets.ts), which is what makes the slowest releases
+ * slow.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
