@@ -33,11 +33,19 @@ export async function serveRepository(repoPath: string): Promise<GitServer> {
     req.pause();
     const delay = fetching ? state.delayMs : 0;
     if (delay > 0) state.held++;
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
       if (delay > 0) state.held--;
-      runBackend(root, url.pathname, url.search.slice(1), req, res);
+      // The client may have gone while the request was held (a killed worker): nothing to answer.
+      if (res.destroyed || req.destroyed) return;
+      const backend = runBackend(root, url.pathname, url.search.slice(1), req, res);
+      backends.add(backend);
+      backend.on('close', () => backends.delete(backend));
     }, delay);
+    timers.add(timer);
   });
+  const timers = new Set<NodeJS.Timeout>();
+  const backends = new Set<ReturnType<typeof spawn>>();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -55,6 +63,8 @@ export async function serveRepository(repoPath: string): Promise<GitServer> {
       return state.held;
     },
     async close() {
+      for (const timer of timers) clearTimeout(timer);
+      for (const backend of backends) backend.kill('SIGKILL');
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -62,7 +72,7 @@ export async function serveRepository(repoPath: string): Promise<GitServer> {
 }
 
 /** Runs `git http-backend` for one request and relays its CGI answer. */
-function runBackend(root: string, pathInfo: string, query: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+function runBackend(root: string, pathInfo: string, query: string, req: http.IncomingMessage, res: http.ServerResponse): ReturnType<typeof spawn> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     GIT_PROJECT_ROOT: root,
@@ -107,4 +117,5 @@ function runBackend(root: string, pathInfo: string, query: string, req: http.Inc
     else res.end();
   });
   res.on('close', () => backend.kill());
+  return backend;
 }
