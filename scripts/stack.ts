@@ -138,8 +138,6 @@ export interface TrafficTally {
  */
 export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 20, headers: Record<string, string> = {}) {
   const tally: TrafficTally = { total: 0, failed: 0, byVersion: {}, errors: [] };
-  let stopped = false;
-  const inFlight = new Set<Promise<void>>();
   const one = async () => {
     try {
       const res = await predict(gatewayUrl, model, headers, 10_000);
@@ -156,6 +154,20 @@ export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 2
       if (tally.errors.length < 20) tally.errors.push((err as Error).message);
     }
   };
+  const pacer = paced(ratePerSecond, one);
+  return {
+    tally,
+    async stop(): Promise<TrafficTally> {
+      await pacer.stop();
+      return tally;
+    },
+  };
+}
+
+/** Calls `one` `ratePerSecond` times a second, without waiting for answers, until stopped; stop() waits for those in flight. */
+export function paced(ratePerSecond: number, one: () => Promise<void>): { stop(): Promise<void> } {
+  let stopped = false;
+  const inFlight = new Set<Promise<void>>();
   const loop = (async () => {
     while (!stopped) {
       const p = one().finally(() => inFlight.delete(p));
@@ -165,11 +177,9 @@ export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 2
     await Promise.all(inFlight);
   })();
   return {
-    tally,
-    async stop(): Promise<TrafficTally> {
+    async stop() {
       stopped = true;
       await loop;
-      return tally;
     },
   };
 }
@@ -186,7 +196,7 @@ export async function sample(gatewayUrl: string, model: string, count: number, h
 }
 
 /** One prediction request through the gateway, body read to the end. */
-async function predict(gatewayUrl: string, model: string, headers: Record<string, string>, timeoutMs?: number): Promise<Response> {
+export async function predict(gatewayUrl: string, model: string, headers: Record<string, string>, timeoutMs?: number): Promise<Response> {
   const res = await fetch(`${gatewayUrl}/${model}/predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },

@@ -3,6 +3,7 @@
  * so failures can be counted separately for requests in flight during a fault window and for all
  * the others (scripts/stack.ts's sendTraffic counts only totals).
  */
+import { paced, predict } from '../../../scripts/stack';
 
 export interface RequestRecord {
   start: number;
@@ -32,23 +33,13 @@ export interface TrafficSplit {
 
 export type Window = { from: number; to: number };
 
-const BODY = JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 });
-
 /** Sends prediction requests at `ratePerSecond` until stopped; each request times out after 10 s. */
 export function timedTraffic(gatewayUrl: string, model: string, ratePerSecond = 20) {
   const records: RequestRecord[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let stopped = false;
   const one = async (): Promise<void> => {
     const start = Date.now();
     try {
-      const res = await fetch(`${gatewayUrl}/${model}/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: BODY,
-        signal: AbortSignal.timeout(10_000),
-      });
-      await res.arrayBuffer();
+      const res = await predict(gatewayUrl, model, {}, 10_000);
       const version = res.headers.get('x-served-by-version') ?? undefined;
       records.push({ start, end: Date.now(), ok: res.ok, version, error: res.ok ? undefined : `HTTP ${res.status} from ${version ?? 'no version'}` });
     } catch (err) {
@@ -56,19 +47,11 @@ export function timedTraffic(gatewayUrl: string, model: string, ratePerSecond = 
       records.push({ start, end: Date.now(), ok: false, error: cause ?? (err as Error).message });
     }
   };
-  const loop = (async () => {
-    while (!stopped) {
-      const p = one().finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      await new Promise((r) => setTimeout(r, 1000 / ratePerSecond));
-    }
-    await Promise.all(inFlight);
-  })();
+  const pacer = paced(ratePerSecond, one);
   return {
     records,
     async stop(): Promise<RequestRecord[]> {
-      stopped = true;
-      await loop;
+      await pacer.stop();
       return records;
     },
   };
