@@ -20,7 +20,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts', 'src/rollout/**/*.ts', 'src/naming/**/*.ts', 'src/spec/schema.ts', 'src/spec/duration.ts', 'src/spec/limits.ts', 'src/errors.ts'],
+    files: ['src/workflows/**/*.ts', 'src/rollout/**/*.ts', 'src/naming/**/*.ts', 'src/model-spec/schema.ts', 'src/shared/duration.ts', 'src/model-spec/limits.ts', 'src/errors.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

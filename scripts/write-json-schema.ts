@@ -1,7 +1,7 @@
-// Writes schema/tandem.schema.json from src/spec/schema.ts (npm run schema); a test keeps them in step.
+// Writes schema/tandem.schema.json from src/model-spec/schema.ts (npm run schema); a test keeps them in step.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { specJsonSchema } from '../src/spec/json-schema';
+import { specJsonSchema } from '../src/model-spec/json-schema';
 
 const dir = join(__dirname, '..', 'schema');
 mkdirSync(dir, { recursive: true });

@@ -5,8 +5,8 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { FailureType } from '../errors';
-import { durationMs } from '../spec/duration';
-import type { Spec } from '../spec/schema';
+import { durationMs } from '../shared/duration';
+import type { Spec } from '../model-spec/schema';
 import type { Environment } from './target';
 import type {
   AnalysisInput,

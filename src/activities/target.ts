@@ -4,7 +4,7 @@
  * (traffic/: the tandem gateway, Gateway API, replica ratio). The generic activities in
  * activities/release.ts are written once against these.
  */
-import type { Spec } from '../spec/schema';
+import type { Spec } from '../model-spec/schema';
 import type { DeployedVersion, RunningVersion, TrafficState } from './types';
 
 /** Everything a target needs to run one version of a model. */

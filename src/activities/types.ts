@@ -3,7 +3,7 @@
  * Workflows import this file for types only; implementations live in one folder per system
  * (git/, image/, docker/, kubernetes/, health/, traffic/) and are wired by createActivities().
  */
-import type { Spec } from '../spec/schema';
+import type { Spec } from '../model-spec/schema';
 
 /** Where a model is released: the environment's name from tandem.config.yaml. */
 export interface ModelRef {

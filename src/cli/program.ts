@@ -5,8 +5,8 @@ import type { OperatorActionName, ReleaseStatus } from '../workflows/messages';
 import { loadConfig } from '../config/load';
 import { defaultStateDir } from '../gateway/admin-token';
 import { GatewayDefaults } from '../naming/gateway';
-import { durationMs } from '../spec/duration';
-import { specJsonSchema } from '../spec/json-schema';
+import { durationMs } from '../shared/duration';
+import { specJsonSchema } from '../model-spec/json-schema';
 import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
 import { historyTable, newHistoryLines, statusText, versionsTable, weights } from './format';
 

@@ -3,7 +3,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import { configSchema, type Config } from './schema';
-import { describeIssues } from '../spec/issues';
+import { describeIssues } from '../model-spec/issues';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { GatewayDefaults } from '../naming/gateway';
+import { MODEL_NAME, MODEL_NAME_RULE } from '../naming/model';
 
 const registrySchema = z
   .object({
@@ -133,7 +134,7 @@ export const configSchema = z
     environments: z.record(z.string().regex(/^[a-z0-9-]+$/, 'environment names are lowercase letters, digits and "-"'), environmentSchema),
     models: z
       .record(
-        z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'model names are lowercase letters, digits and "-", at most 40'),
+        z.string().regex(MODEL_NAME, `model names are ${MODEL_NAME_RULE}`),
         z
           .object({
             repo: z.string().min(1).describe('Git URL or local path of the model repository.'),

@@ -5,7 +5,7 @@
  * restarted gateway (or a restarted container with a new port) is routed again within seconds.
  */
 import type Docker from 'dockerode';
-import { Label, publishedPort } from '../activities/docker/labels';
+import { Label, publishedPort } from '../naming/docker';
 
 /** model → version → base URLs of its running replicas */
 export type EndpointTable = Map<string, Map<string, string[]>>;

@@ -2,5 +2,5 @@
 export { startGateway, type Gateway, type GatewayOptions } from './server';
 export { stateFilePath, type GatewayState } from './state-file';
 export { adminTokenPath, defaultStateDir, resolveAdminToken, type AdminToken } from './admin-token';
-export { MetricName } from './metrics';
-export { VERSION_HEADER, SERVED_BY_HEADER } from './routes';
+export { GatewayMetric } from '../naming/metrics';
+export { VERSION_HEADER, SERVED_BY_HEADER } from '../naming/headers';

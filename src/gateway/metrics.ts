@@ -1,17 +1,9 @@
 /**
  * The gateway's Prometheus metrics, in a registry of its own (several gateways can live in one
- * process, as in tests). Analysis (activities/health/analysis.ts) reads these names.
+ * process, as in tests). Their names are in src/naming/metrics.ts, where analysis reads them.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-
-/** Metric names shared with the analysis that reads them. */
-export const MetricName = {
-  requests: 'tandem_gateway_requests_total',
-  duration: 'tandem_gateway_request_duration_seconds',
-  errors: 'tandem_gateway_errors_total',
-  weight: 'tandem_gateway_route_weight',
-  endpoints: 'tandem_gateway_endpoints',
-} as const;
+import { GatewayMetric } from '../naming/metrics';
 
 /** Latency buckets in seconds: fine below a second, where model servers answer. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2.5, 5, 10];
@@ -31,33 +23,33 @@ export function createMetrics(): GatewayMetrics {
   return {
     registry,
     requests: new Counter({
-      name: MetricName.requests,
+      name: GatewayMetric.requests,
       help: 'Requests answered by the gateway, by model, version and HTTP status code (version "" when no version was chosen).',
       labelNames: ['model', 'version', 'code'],
       registers: [registry],
     }),
     duration: new Histogram({
-      name: MetricName.duration,
+      name: GatewayMetric.duration,
       help: 'Time from request to the end of the response, by model and version.',
       labelNames: ['model', 'version'],
       buckets: DURATION_BUCKETS,
       registers: [registry],
     }),
     errors: new Counter({
-      name: MetricName.errors,
+      name: GatewayMetric.errors,
       help:
         'Failed requests: kind="upstream_5xx" (the version answered 5xx), kind="proxy" (the version could not be reached) or kind="timeout" (the version sent nothing for the upstream timeout; answered 504).',
       labelNames: ['model', 'version', 'kind'],
       registers: [registry],
     }),
     weight: new Gauge({
-      name: MetricName.weight,
+      name: GatewayMetric.weight,
       help: 'Percent of unpinned traffic routed to the version.',
       labelNames: ['model', 'version'],
       registers: [registry],
     }),
     endpoints: new Gauge({
-      name: MetricName.endpoints,
+      name: GatewayMetric.endpoints,
       help: 'Replica endpoints the gateway knows for the version.',
       labelNames: ['model', 'version'],
       registers: [registry],

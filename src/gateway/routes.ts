@@ -5,17 +5,6 @@
  */
 import type { TrafficState } from '../activities/types';
 
-/** Header that pins a request to one version; it must be in the model's `pinned` list. */
-export const VERSION_HEADER = 'x-model-version';
-/** Response header naming the version that answered. */
-export const SERVED_BY_HEADER = 'X-Served-By-Version';
-
-const MODEL_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
-
-/** True for a valid model name (the same rule as tandem.yaml's `model`). */
-export function isModelName(name: string): boolean {
-  return MODEL_NAME.test(name);
-}
 
 /** A problem with a TrafficState body; `field` is the dotted path a person fixes. */
 export interface RouteIssue {

@@ -29,11 +29,13 @@ import type Docker from 'dockerode';
 import httpProxy from 'http-proxy';
 import type { TrafficState } from '../activities/types';
 import { ADMIN_HEALTHZ, ADMIN_PREFIX, GatewayDefaults } from '../naming/gateway';
-import { durationMs } from '../spec/duration';
+import { durationMs } from '../shared/duration';
 import { bearerChecker } from './admin-token';
 import { DockerDiscovery } from './discovery';
 import { createMetrics } from './metrics';
-import { SERVED_BY_HEADER, VERSION_HEADER, isModelName, parseTrafficState, pickWeighted, safeDecode, splitModelPath } from './routes';
+import { SERVED_BY_HEADER, VERSION_HEADER } from '../naming/headers';
+import { isModelName } from '../naming/model';
+import { parseTrafficState, pickWeighted, safeDecode, splitModelPath } from './routes';
 import { type GatewayState, loadState, saveState } from './state-file';
 
 export interface GatewayOptions {
@@ -146,7 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const what = split ? `model "${split.model}"` : 'this path';
       return sendJson(res, 404, { error: `the gateway has no routes for ${what}; requests go to /<model>/<path>` });
     }
-    const pin = headerValue(req.headers[VERSION_HEADER]);
+    const pin = headerValue(req.headers[VERSION_HEADER.toLowerCase()]);
     if (pin !== undefined) {
       if (!routes.pinned.includes(pin)) {
         return sendJson(res, 404, {

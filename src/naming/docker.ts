@@ -70,3 +70,51 @@ export function containerName(model: string, version: string, replica: number): 
 export function networkAlias(model: string, version: string): string {
   return workloadName(model, version);
 }
+
+/*
+ * Labels are the record: the Docker target and the gateway read every fact about a running
+ * version back from them, so a worker or gateway that restarts loses nothing.
+ */
+
+/** A published port as the engine lists it (dockerode's Port). */
+export interface PortBinding {
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+/** Label keys set on every container tandem runs. */
+export const Label = {
+  managed: 'tandem.managed',
+  model: 'tandem.model',
+  version: 'tandem.version',
+  commit: 'tandem.commit',
+  image: 'tandem.image',
+  digest: 'tandem.digest',
+  release: 'tandem.release',
+  deployedAt: 'tandem.deployed-at',
+  /** index of the replica, 0-based */
+  replica: 'tandem.replica',
+  /** port the model server listens on inside the container */
+  port: 'tandem.port',
+  /** health path of the spec, so readiness can be checked from labels alone */
+  healthPath: 'tandem.health-path',
+  /** hash of everything that makes a replica what it is (image, digest, port, resources, health path) */
+  configHash: 'tandem.config-hash',
+} as const;
+
+/** Docker label filters selecting a model's containers, or one version's. */
+export function labelFilters(model: string, version?: string): string[] {
+  const filters = [`${Label.managed}=true`, `${Label.model}=${model}`];
+  if (version !== undefined) filters.push(`${Label.version}=${version}`);
+  return filters;
+}
+
+
+
+
+/** The host port the engine published for the container's model port (label `tandem.port`), if any. */
+export function publishedPort<P extends PortBinding>(info: { Labels: Record<string, string>; Ports: P[] }): P | undefined {
+  const port = Number(info.Labels[Label.port]);
+  return info.Ports.find((p) => p.PrivatePort === port && p.PublicPort && p.Type === 'tcp');
+}

@@ -38,8 +38,6 @@ export const KubeAnnotation = {
 /** Value of `app.kubernetes.io/managed-by` on everything tandem creates. */
 export const MANAGED_BY = 'tandem';
 
-/** Header that pins a request to one version. */
-export const VERSION_HEADER = 'X-Model-Version';
 
 const DNS_LABEL_MAX = 63;
 const HASH_LENGTH = 8;
@@ -141,20 +139,6 @@ export function labelSelector(labels: Record<string, string>): string {
   return Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
-}
-
-/**
- * The image reference a pod runs: `<repository>@<digest>` when a digest is known, so a moved
- * tag can never change what runs; else the image as given.
- */
-export function imageReference(image: string, digest: string): string {
-  if (!digest) return image;
-  const at = image.indexOf('@');
-  const noDigest = at >= 0 ? image.slice(0, at) : image;
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  const repository = colon > slash ? noDigest.slice(0, colon) : noDigest;
-  return `${repository}@${digest}`;
 }
 
 /** True when `text` is a Kubernetes resource quantity (`500m`, `0.5`, `256Mi`, `1e3`, `2G`). */

@@ -2,8 +2,8 @@
  * The rollout plan: the list of steps a release walks through after the new version is verified,
  * derived from the spec's strategy. Pure and deterministic: the workflow runs it, tests check it.
  */
-import type { Spec } from '../spec/schema';
-import { durationMs } from '../spec/duration';
+import type { Spec } from '../model-spec/schema';
+import { durationMs } from '../shared/duration';
 
 export type PlanStep =
   | { kind: 'setWeight'; weight: number }

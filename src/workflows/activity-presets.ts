@@ -6,9 +6,9 @@ import { ActivityCancellationType, proxyActivities, type ActivityOptions, type R
 import type { ReleaseActivities } from '../activities/types';
 import type { Duration } from '@temporalio/common';
 import { FailureType } from '../errors';
-import { durationMs } from '../spec/duration';
-import { SMOKE_REQUEST_TIMEOUT_MS } from '../spec/limits';
-import type { Spec } from '../spec/schema';
+import { durationMs } from '../shared/duration';
+import { SMOKE_REQUEST_TIMEOUT_MS } from '../model-spec/limits';
+import type { Spec } from '../model-spec/schema';
 
 const NON_RETRYABLE = Object.values(FailureType);
 

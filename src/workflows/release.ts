@@ -21,7 +21,7 @@ import type { ModelState, ReleaseActivities, TrafficState } from '../activities/
 import { FailureType } from '../errors';
 import { describeStep, formatMs, rolloutPlan, type PlanStep } from '../rollout/plan';
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
-import type { Spec } from '../spec/schema';
+import type { Spec } from '../model-spec/schema';
 import { activities, timedActivities, rollbackActivities } from './activity-presets';
 import {
   signals,

@@ -6,7 +6,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ReleaseActivities, RunningVersion, TrafficState } from '../../src/activities/types';
 import { FailureType } from '../../src/errors';
-import { parseSpec } from '../../src/spec/parse';
+import { parseSpec } from '../../src/model-spec/parse';
 
 export interface WorldOptions {
   /** tandem.yaml per tag; a missing tag gives TagNotFound */

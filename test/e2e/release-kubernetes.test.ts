@@ -24,7 +24,7 @@ import { GatewayApiRouter } from '../../src/activities/traffic/gateway-api-route
 import { ReleaseFailedError, TandemClient } from '../../src/client';
 import { configSchema, type Config } from '../../src/config/schema';
 import { KubeAnnotation, labelSelector, modelObjectName, selectorLabels, workloadName } from '../../src/naming/kubernetes';
-import { specSchema } from '../../src/spec/schema';
+import { specSchema } from '../../src/model-spec/schema';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { startWorker, type WorkerHandle } from '../../src/worker';
 import { createExampleRepo } from '../../scripts/example-repo';

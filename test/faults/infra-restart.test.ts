@@ -36,7 +36,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
 import { simpleGit } from 'simple-git';
 import { parse as parseYaml, parseDocument } from 'yaml';
-import { labelFilters } from '../../src/activities/docker/labels';
+import { labelFilters } from '../../src/naming/docker';
 import { createGitActivities } from '../../src/activities/git/resolve-tag';
 import { createImageActivities } from '../../src/activities/image';
 import { MERGE } from '../../src/activities/kubernetes/client';
@@ -47,7 +47,7 @@ import { GatewayApiRouter } from '../../src/activities/traffic/gateway-api-route
 import type { AnalysisResult, VerifyResult } from '../../src/activities/types';
 import type { TandemClient } from '../../src/client';
 import { labelSelector, selectorLabels, workloadName } from '../../src/naming/kubernetes';
-import { specSchema } from '../../src/spec/schema';
+import { specSchema } from '../../src/model-spec/schema';
 import { statusQuery, type ReleaseStatus } from '../../src/workflows/messages';
 import { createExampleRepo } from '../../scripts/example-repo';
 import { ENV as DOCKER_ENV, removeModelContainers, sample, startStack, type Stack } from '../../scripts/stack';

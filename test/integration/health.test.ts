@@ -18,8 +18,8 @@ import { DockerTarget } from '../../src/activities/docker/target';
 import { analyzeFromGateway, createGatewayAnalyzer } from '../../src/activities/health/analysis';
 import { verifyVersion } from '../../src/activities/health/verify';
 import { type Gateway, startGateway } from '../../src/gateway';
-import { parseSpec } from '../../src/spec/parse';
-import type { Spec } from '../../src/spec/schema';
+import { parseSpec } from '../../src/model-spec/parse';
+import type { Spec } from '../../src/model-spec/schema';
 
 const docker = new Docker();
 const RUN = Date.now().toString(36);

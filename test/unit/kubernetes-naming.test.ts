@@ -2,7 +2,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  imageReference,
   isDns1035Label,
   isLabelValue,
   isQuantity,
@@ -87,13 +86,6 @@ describe('kubernetes naming', () => {
   it('builds selectors from the model and version', () => {
     assert.deepEqual(selectorLabels('m', 'v1'), { 'tandem.dev/model': 'm', 'tandem.dev/version': 'v1' });
     assert.equal(labelSelector(selectorLabels('m')), 'tandem.dev/model=m');
-  });
-
-  it('references images by digest when one is known', () => {
-    const digest = 'sha256:' + 'a'.repeat(64);
-    assert.equal(imageReference('127.0.0.1:5000/fraud:v1', digest), `127.0.0.1:5000/fraud@${digest}`);
-    assert.equal(imageReference('registry:5000/team/fraud', digest), `registry:5000/team/fraud@${digest}`);
-    assert.equal(imageReference('fraud:v1', ''), 'fraud:v1');
   });
 
   it('recognises resource quantities', () => {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeStep, rolloutPlan } from '../../src/rollout/plan';
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../../src/rollout/traffic';
-import { durationMs } from '../../src/spec/duration';
+import { durationMs } from '../../src/shared/duration';
 import { runningVersion } from '../doubles/world';
 
 describe('rollout plan', () => {

@@ -2,8 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSpec, SpecError } from '../../src/spec/parse';
-import { specJsonSchema } from '../../src/spec/json-schema';
+import { parseSpec, SpecError } from '../../src/model-spec/parse';
+import { specJsonSchema } from '../../src/model-spec/json-schema';
 import { parseConfig, ConfigError } from '../../src/config/load';
 
 const ROOT = join(__dirname, '..', '..');

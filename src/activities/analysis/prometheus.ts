@@ -14,7 +14,7 @@ import { waitWindow } from '../wait';
 import { FailureType } from '../../errors';
 import { PROMETHEUS_DEFAULT_QUERIES, PROMETHEUS_PLACEHOLDER_PATTERN } from '../../config/schema';
 import { judgeMeasures } from '../health/analysis';
-import { fetchText } from '../health/http';
+import { fetchText } from '../../shared/http';
 import type { Analyzer } from '../target';
 import type { AnalysisInput, AnalysisResult } from '../types';
 

@@ -16,12 +16,12 @@ import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import { Socket } from 'node:net';
 import { FailureType } from '../../errors';
-import { fetchText } from '../health/http';
-import { describeNetworkError } from '../health/verify';
+import { describeNetworkError, fetchText } from '../../shared/http';
 import type { DeployedVersion, RunningVersion } from '../types';
 import type { ProgressFn, Target, VersionWorkload } from '../target';
-import { containerName, networkAlias } from '../../naming/docker';
-import { Label, labelFilters, memoryBytes, nanoCpus, publishedPort, repositoryOf } from './labels';
+import { Label, containerName, labelFilters, networkAlias, publishedPort } from '../../naming/docker';
+import { repositoryOf } from '../../naming/image';
+import { memoryBytes, nanoCpus } from './resources';
 
 /** Credentials for pulling from a registry that needs them (the local registry does not). */
 export interface RegistryAuth {

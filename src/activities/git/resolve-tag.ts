@@ -1,8 +1,8 @@
 /** The resolveTag activity: tag -> commit -> validated tandem.yaml. */
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
-import { MAX_SPEC_BYTES } from '../../spec/limits';
-import { parseSpec, SpecError } from '../../spec/parse';
+import { MAX_SPEC_BYTES } from '../../model-spec/limits';
+import { parseSpec, SpecError } from '../../model-spec/parse';
 import type { ResolvedVersion, ResolveTagInput } from '../types';
 import { fetchMirror, listTags, readFileAt, tagCommit } from './repository';
 

@@ -5,14 +5,14 @@
  * harmless.
  */
 import { waitWindow } from '../wait';
-import { MetricName } from '../../gateway/metrics';
+import { GatewayMetric } from '../../naming/metrics';
 import type { Analyzer } from '../target';
 import type { AnalysisInput, AnalysisResult } from '../types';
-import { fetchText } from './http';
+import { fetchText } from '../../shared/http';
 import { parsePrometheusText, type Sample } from './prometheus-text';
 
-const REQUESTS = MetricName.requests;
-const DURATION_BUCKET = `${MetricName.duration}_bucket`;
+const REQUESTS = GatewayMetric.requests;
+const DURATION_BUCKET = `${GatewayMetric.duration}_bucket`;
 
 export type AnalysisRule = AnalysisInput['rule'];
 

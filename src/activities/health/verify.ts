@@ -3,10 +3,10 @@
  * health path, then each smoke test with its expected status and JSON values. Read-only, so
  * running it twice is harmless.
  */
-import { durationMs } from '../../spec/duration';
-import { SMOKE_REQUEST_TIMEOUT_MS as SMOKE_TIMEOUT_MS } from '../../spec/limits';
-import { fetchText } from './http';
-import type { SmokeTest, Spec } from '../../spec/schema';
+import { durationMs } from '../../shared/duration';
+import { SMOKE_REQUEST_TIMEOUT_MS as SMOKE_TIMEOUT_MS } from '../../model-spec/limits';
+import { describeNetworkError, fetchText } from '../../shared/http';
+import type { SmokeTest, Spec } from '../../model-spec/schema';
 import type { CheckResult, VerifyResult } from '../types';
 
 /** How much of an unexpected answer is quoted in `observed`. */
@@ -126,27 +126,3 @@ function quote(body: string): string {
   return `: ${text.length > BODY_QUOTE ? `${text.slice(0, BODY_QUOTE)}…` : text}`;
 }
 
-/** `connection refused`, `timed out after 5s`, …: a fetch failure as a person reads it. */
-export function describeNetworkError(error: unknown, timeoutMs?: number): string {
-  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-    return timeoutMs === undefined ? 'timed out' : `timed out after ${timeoutMs >= 1000 ? `${timeoutMs / 1000}s` : `${timeoutMs}ms`}`;
-  }
-  switch (err.cause?.code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return 'connection reset';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found';
-    case 'EHOSTUNREACH':
-      return 'host unreachable';
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return 'timed out';
-    default:
-      return err.cause?.message ?? err.message ?? String(error);
-  }
-}

@@ -10,6 +10,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import { commitTag, imageTag } from '../../naming/docker';
+import { repositoryOf } from '../../naming/image';
 import type { BuildImageInput, BuiltImage } from '../types';
 import { buildContext, type BuildContext } from './context';
 import { build, cancelled, DockerUnavailable, ping, push, throwIfCancelled } from './engine';
@@ -80,7 +81,7 @@ export function createImageActivities(deps: ImageActivityDeps) {
       const versionTag = imageTag(input.version);
       const markerTag = commitTag(commit);
       const image = registry.reference(model, versionTag);
-      const repo = image.slice(0, image.lastIndexOf(':'));
+      const repo = repositoryOf(image);
 
       let progress: BuildProgress = { phase: 'check' };
       const beat = (next?: BuildProgress) => {

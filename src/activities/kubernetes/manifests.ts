@@ -6,9 +6,10 @@
 import type * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
-import { KubeAnnotation, KubeLabel, MANAGED_BY, imageReference, isQuantity, labelValue, selectorLabels, workloadName } from '../../naming/kubernetes';
-import { durationMs } from '../../spec/duration';
-import { MAX_REPLICAS } from '../../spec/limits';
+import { KubeAnnotation, KubeLabel, MANAGED_BY, isQuantity, labelValue, selectorLabels, workloadName } from '../../naming/kubernetes';
+import { imageReference } from '../../naming/image';
+import { durationMs } from '../../shared/duration';
+import { MAX_REPLICAS } from '../../model-spec/limits';
 import type { VersionWorkload } from '../target';
 
 /** Name of the model server's container in every pod. */

@@ -11,7 +11,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
-import { KubeAnnotation, KubeLabel, MANAGED_BY, VERSION_HEADER, labelValue, modelObjectName, selectorLabels, workloadName } from '../../naming/kubernetes';
+import { KubeAnnotation, KubeLabel, MANAGED_BY, labelValue, modelObjectName, selectorLabels, workloadName } from '../../naming/kubernetes';
+import { VERSION_HEADER } from '../../naming/headers';
 import { SSA } from '../kubernetes/client';
 import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors';
 import type { TrafficRouter } from '../target';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
-import { fetchText } from '../health/http';
+import { fetchText } from '../../shared/http';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
 import { ADMIN_PREFIX } from '../../naming/gateway';

@@ -12,7 +12,7 @@ import Docker from 'dockerode';
 import { simpleGit } from 'simple-git';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { Label } from '../../../src/activities/docker/labels';
+import { Label } from '../../../src/naming/docker';
 import { modelWorkflowId } from '../../../src/naming/ids';
 import type { TandemClient } from '../../../src/client';
 import { ADDRESS, NAMESPACE, ROOT } from '../../helpers/temporal';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { simpleGit } from 'simple-git';
 import { parse, stringify } from 'yaml';
-import { labelFilters } from '../../../src/activities/docker/labels';
+import { labelFilters } from '../../../src/naming/docker';
 import { RegistryClient } from '../../../src/activities/image/registry';
 import { commitTag } from '../../../src/naming/docker';
 import { serveRepository, type GitServer } from './git-http';

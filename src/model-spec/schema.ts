@@ -5,8 +5,9 @@
  * Pure: imported by workflows.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN, durationMs } from './duration';
+import { DURATION_PATTERN, durationMs } from '../shared/duration';
 import { DURATION_BOUNDS, MAX_ANALYSIS_COUNT, MAX_REPLICAS, MAX_ROLLOUT_STEPS, MAX_SMOKE_BODY_BYTES, MAX_SMOKE_TESTS } from './limits';
+import { MODEL_NAME, MODEL_NAME_RULE } from '../naming/model';
 
 /** A duration string at most `bound` long (a spec that validates must be able to run). */
 const duration = (bound: { maxMs: number; text: string }) =>
@@ -103,7 +104,7 @@ export const specSchema = z
   .object({
     model: z
       .string()
-      .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'must be lowercase letters, digits and "-", at most 40 characters')
+      .regex(MODEL_NAME, `must be ${MODEL_NAME_RULE}`)
       .optional()
       .describe('Must match the model name the release is started for, when given.'),
     port: z.number().int().min(1).max(65535).describe('Port the model server listens on inside the container.'),

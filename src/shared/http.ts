@@ -23,3 +23,28 @@ export async function fetchText(url: string, timeoutMs: number, init: RequestIni
     signal?.removeEventListener('abort', onAbort);
   }
 }
+
+/** `connection refused`, `timed out after 5s`, …: a fetch failure as a person reads it. */
+export function describeNetworkError(error: unknown, timeoutMs?: number): string {
+  const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+    return timeoutMs === undefined ? 'timed out' : `timed out after ${timeoutMs >= 1000 ? `${timeoutMs / 1000}s` : `${timeoutMs}ms`}`;
+  }
+  switch (err.cause?.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection reset';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'EHOSTUNREACH':
+      return 'host unreachable';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return 'timed out';
+    default:
+      return err.cause?.message ?? err.message ?? String(error);
+  }
+}
