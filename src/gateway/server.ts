@@ -20,6 +20,7 @@
  *   PUT|DELETE     /_tandem/models/<model>/versions/<version>/endpoints   {"urls": [...]}
  *   GET            /_tandem/models                         everything the gateway routes
  *   GET            /_tandem/healthz                        no token
+ *   GET            /_tandem/metrics.json                   the metrics below as prom-client's JSON (for the gateway analyzer)
  *   GET            /metrics                                Prometheus text, no token (for scrapers;
  *                                                          keep the admin address private)
  */
@@ -28,7 +29,7 @@ import type { AddressInfo } from 'node:net';
 import type Docker from 'dockerode';
 import httpProxy from 'http-proxy';
 import type { TrafficState } from '../activities/types';
-import { ADMIN_HEALTHZ, ADMIN_PREFIX, GatewayDefaults } from '../naming/gateway';
+import { ADMIN_HEALTHZ, ADMIN_METRICS_JSON, ADMIN_PREFIX, GatewayDefaults } from '../naming/gateway';
 import { durationMs } from '../shared/duration';
 import { bearerChecker } from './admin-token';
 import { DockerDiscovery } from './discovery';
@@ -184,7 +185,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handleAdmin = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const { pathname } = new URL(req.url ?? '/', 'http://gateway');
     const method = req.method ?? 'GET';
-    if (pathname === '/metrics' && method === 'GET') {
+    const refreshEndpointGauges = (): void => {
       metrics.endpoints.reset();
       for (const [model, versions] of discovery?.snapshot() ?? new Map<string, Map<string, string[]>>()) {
         for (const [version, urls] of versions) metrics.endpoints.set({ model, version }, urls.length);
@@ -192,6 +193,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       for (const [model, versions] of Object.entries(state.staticEndpoints)) {
         for (const [version, urls] of Object.entries(versions)) metrics.endpoints.set({ model, version }, urls.length);
       }
+    };
+    if (pathname === '/metrics' && method === 'GET') {
+      refreshEndpointGauges();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return;
@@ -201,6 +205,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!auth.ok) {
       res.setHeader('www-authenticate', 'Bearer realm="tandem gateway admin"');
       return sendJson(res, 401, { error: auth.error });
+    }
+    if (pathname === ADMIN_METRICS_JSON && method === 'GET') {
+      refreshEndpointGauges();
+      return sendJson(res, 200, await metrics.registry.getMetricsAsJSON());
     }
     if (pathname === '/_tandem/models' && method === 'GET') {
       const models: Record<string, unknown> = {};

@@ -21,5 +21,8 @@ export const ADMIN_PREFIX = '/_tandem/';
 /** Admin route that answers without a token (liveness). */
 export const ADMIN_HEALTHZ = `${ADMIN_PREFIX}healthz`;
 
+/** Admin route with the gateway's metrics as prom-client's JSON, which the gateway analyzer reads. */
+export const ADMIN_METRICS_JSON = `${ADMIN_PREFIX}metrics.json`;
+
 /** File in the gateway's state directory holding the token it generated (mode 0600). */
 export const ADMIN_TOKEN_FILE = 'admin-token';
