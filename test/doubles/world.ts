@@ -1,9 +1,15 @@
 /**
- * In-memory activity doubles for workflow tests: a small world of running versions and traffic
- * that behaves like a target and router would, with failures that tests switch on. Every
- * completed call is recorded so tests can check what ran and how often.
+ * A small in-memory world for workflow tests: a Target, TrafficRouter, Analyzer and ImageBuilder
+ * that keep their state in memory, with failures that tests switch on. The activities the workflow
+ * calls are the real ones (createEnvironmentActivities), so a double cannot skip a check the real
+ * activity makes (weights summing to 100, no weight for a version without ready replicas, pins
+ * only to running versions). Only resolveTag is a double: it reads tandem.yaml from `specs`
+ * instead of a Git repository, through the real parser. Every completed call is recorded so
+ * tests can check what ran and how often.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { createEnvironmentActivities, type HealthChecks } from '../../src/activities/release';
+import type { Analyzer, Environment, ImageBuilder, Target, TrafficRouter, VersionWorkload } from '../../src/activities/target';
 import type { ReleaseActivities, RunningVersion, TrafficState } from '../../src/activities/types';
 import { FailureType } from '../../src/errors';
 import { parseSpec } from '../../src/model-spec/parse';
@@ -25,126 +31,152 @@ export interface Call {
   attempt: number;
 }
 
+/** The environment name every double world answers to (the activities refuse any other). */
+export const WORLD_ENVIRONMENT = 'staging';
+
 export function createWorld(options: WorldOptions) {
-  const running = new Map((options.running ?? []).map((v) => [v.version, { ...v }]));
+  const versions = new Map((options.running ?? []).map((v) => [v.version, { ...v }]));
   let traffic: TrafficState = options.traffic ?? { weights: {}, pinned: [] };
-  let transientLeft = typeof options.buildFailure === 'object' ? options.buildFailure.transientFailures : 0;
-  const calls: Call[] = [];
+  let transientBuildsLeft = typeof options.buildFailure === 'object' ? options.buildFailure.transientFailures : 0;
   let trafficFailuresLeft = 0;
   const restoreBlocked = new Set<string>();
-  const record = (name: string, input: unknown) => calls.push({ name, input, attempt: Context.current().info.attempt });
+  const calls: Call[] = [];
 
-  const activities: ReleaseActivities = {
-    async resolveTag({ tag, model }) {
-      const text = options.specs[tag];
-      if (text === undefined) throw ApplicationFailure.nonRetryable(`tag "${tag}" not found`, FailureType.TagNotFound);
-      const spec = parseSpec(text);
-      record('resolveTag', { tag, model });
-      return { tag, commit: `c0ffee${tag.replace(/\W/g, '')}`.padEnd(40, '0'), spec };
+  const target: Target = {
+    async apply(w: VersionWorkload) {
+      const existing = versions.get(w.version);
+      if (existing?.commit === w.commit && existing.replicas === w.spec.replicas) return;
+      versions.set(w.version, { version: w.version, commit: w.commit, image: w.image, digest: w.digest, replicas: w.spec.replicas, readyReplicas: 0, releaseId: w.releaseId, deployedAt: new Date().toISOString() });
     },
-    async buildImage(input) {
-      if (options.buildFailure === 'non-retryable') {
-        throw ApplicationFailure.nonRetryable('step 3/5 "RUN make" failed: exit code 2', FailureType.BuildFailed);
-      }
-      if (transientLeft > 0) {
-        transientLeft--;
-        throw new Error('registry unreachable (transient)');
-      }
-      record('buildImage', input);
-      return { image: `registry.test/${input.model}:${input.version}`, digest: `sha256:${input.commit}`, built: true };
-    },
-    async deployVersion(input) {
-      const ctx = Context.current();
-      if (options.deployDelayMs) {
+    async waitReady(_model, version, _timeoutMs, onProgress) {
+      const v = versions.get(version);
+      if (!v) throw new Error(`${version} is not defined`);
+      if (v.readyReplicas < v.replicas && options.deployDelayMs) {
+        // Context.sleep throws when the activity is cancelled, as a real wait does.
+        const ctx = Context.current();
         const until = Date.now() + options.deployDelayMs;
         while (Date.now() < until) {
-          ctx.heartbeat();
+          onProgress(0, v.replicas);
           await ctx.sleep(Math.min(200, until - Date.now()));
         }
       }
-      running.set(input.version, {
-        version: input.version,
-        commit: input.commit,
-        image: input.image,
-        digest: input.digest,
-        replicas: input.spec.replicas,
-        readyReplicas: input.spec.replicas,
-        releaseId: input.releaseId,
-        deployedAt: new Date().toISOString(),
-      });
-      record('deployVersion', { version: input.version });
-      return { version: input.version, replicas: input.spec.replicas, readyReplicas: input.spec.replicas };
+      v.readyReplicas = v.replicas;
+      return { version, replicas: v.replicas, readyReplicas: v.readyReplicas };
     },
-    async verifyVersion(input) {
-      record('verifyVersion', { version: input.version });
-      const checks = [{ check: 'health', ok: true, observed: 'status 200' }];
-      for (const smoke of input.spec.smoke) {
-        const failing = options.failingChecks?.includes(smoke.name);
-        checks.push({ check: smoke.name, ok: !failing, observed: failing ? 'status 500' : 'as expected' });
-      }
-      return { checks };
+    async list() {
+      return [...versions.values()].map((v) => ({ ...v }));
     },
-    async describeModel() {
-      record('describeModel', {});
-      const all = [...running.values()];
-      return { running: all.filter((v) => v.replicas > 0), scaledDown: all.filter((v) => v.replicas === 0).map((v) => v.version), traffic: structuredClone(traffic) };
+    async scale(_model, version, replicas) {
+      const v = versions.get(version);
+      if (!v || (replicas > 0 && restoreBlocked.has(version))) throw new Error(`cannot scale ${version} (engine not back yet)`);
+      v.replicas = v.readyReplicas = replicas;
     },
-    async setTraffic(input) {
+    async remove(_model, version) {
+      versions.delete(version);
+    },
+    async endpoint(_model, version) {
+      return `http://double.test/${version}`;
+    },
+  };
+
+  const router: TrafficRouter = {
+    async setState(_model, state) {
       if (trafficFailuresLeft > 0) {
         trafficFailuresLeft--;
         throw new Error('router unreachable (transient)');
       }
-      // As the real activity: no weight for a version that has no ready replica.
-      const missing = Object.entries(input.weights).filter(([v, w]) => w > 0 && !(running.get(v)?.readyReplicas ?? 0));
-      if (missing.length) {
-        throw ApplicationFailure.nonRetryable(`cannot route traffic to ${missing.map(([v]) => v).join(', ')}: not running`, FailureType.VersionNotRunning);
-      }
-      record('setTraffic', { weights: input.weights, pinned: input.pinned, stable: input.stable });
-      traffic = { weights: { ...input.weights }, pinned: [...input.pinned], stable: input.stable };
+      traffic = structuredClone(state);
+    },
+    async getState() {
       return structuredClone(traffic);
     },
-    async analyzeVersion(input) {
-      record('analyzeVersion', { version: input.version });
+    async remove() {
+      traffic = { weights: {}, pinned: [] };
+    },
+  };
+
+  const analyzer: Analyzer = {
+    async analyze() {
       const outcome = options.analysis ?? 'pass';
       return { outcome, requests: outcome === 'inconclusive' ? 0 : 100, errorRate: outcome === 'fail' ? 0.5 : 0, detail: `error rate ${outcome === 'fail' ? '50' : '0'}%` };
     },
-    async scaleDownVersion(input) {
-      record('scaleDownVersion', { version: input.version });
-      const v = running.get(input.version);
-      if (v) v.replicas = v.readyReplicas = 0;
+  };
+
+  const builder: ImageBuilder = {
+    async buildImage(input) {
+      if (options.buildFailure === 'non-retryable') {
+        throw ApplicationFailure.nonRetryable('step 3/5 "RUN make" failed: exit code 2', FailureType.BuildFailed);
+      }
+      if (transientBuildsLeft > 0) {
+        transientBuildsLeft--;
+        throw new Error('registry unreachable (transient)');
+      }
+      return { image: `registry.test/${input.model}:${input.version}`, digest: `sha256:${input.commit}`, built: true };
     },
-    async restoreVersion(input) {
-      const v = running.get(input.version);
-      if (!v || restoreBlocked.has(input.version)) throw new Error(`cannot restore ${input.version} (engine not back yet)`);
-      record('restoreVersion', { version: input.version, replicas: input.replicas });
-      v.replicas = v.readyReplicas = input.replicas;
-      return { version: input.version, replicas: input.replicas, readyReplicas: input.replicas };
-    },
-    async retireVersions(input) {
-      record('retireVersions', { versions: input.versions });
-      for (const v of input.versions) running.delete(v);
-    },
+  };
+
+  const checks: HealthChecks = async (_endpoint, spec) => ({
+    checks: [
+      { check: 'health', ok: true, observed: 'status 200' },
+      ...spec.smoke.map((smoke) => {
+        const failing = options.failingChecks?.includes(smoke.name) ?? false;
+        return { check: smoke.name, ok: !failing, observed: failing ? 'status 500' : 'as expected' };
+      }),
+    ],
+  });
+
+  const environment: Environment = { target, router, analyzer, builder };
+  const real = createEnvironmentActivities({ [WORLD_ENVIRONMENT]: environment }, checks);
+  /** Activities answer for whatever environment a test names: the world is one environment. */
+  const inWorld = <I extends { environment: string }>(input: I): I => ({ ...input, environment: WORLD_ENVIRONMENT });
+
+  /** What each completed call records: the parts of its input the tests look at. */
+  const recorded = <I, R>(name: string, fn: (input: I) => Promise<R>, shown: (input: I) => unknown) => async (input: I): Promise<R> => {
+    const result = await fn(input);
+    calls.push({ name, input: shown(input), attempt: Context.current().info.attempt });
+    return result;
+  };
+
+  const activities: ReleaseActivities = {
+    resolveTag: recorded(
+      'resolveTag',
+      async ({ tag }) => {
+        const text = options.specs[tag];
+        if (text === undefined) throw ApplicationFailure.nonRetryable(`tag "${tag}" not found`, FailureType.TagNotFound);
+        return { tag, commit: `c0ffee${tag.replace(/\W/g, '')}`.padEnd(40, '0'), spec: parseSpec(text) };
+      },
+      ({ tag, model }) => ({ tag, model }),
+    ),
+    buildImage: recorded('buildImage', (i) => real.buildImage(inWorld(i)), (i) => i),
+    deployVersion: recorded('deployVersion', (i) => real.deployVersion(inWorld(i)), (i) => ({ version: i.version })),
+    verifyVersion: recorded('verifyVersion', (i) => real.verifyVersion(inWorld(i)), (i) => ({ version: i.version })),
+    describeModel: recorded('describeModel', (i) => real.describeModel(inWorld(i)), () => ({})),
+    setTraffic: recorded('setTraffic', (i) => real.setTraffic(inWorld(i)), (i) => ({ weights: i.weights, pinned: i.pinned, stable: i.stable })),
+    analyzeVersion: recorded('analyzeVersion', (i) => real.analyzeVersion(inWorld(i)), (i) => ({ version: i.version })),
+    scaleDownVersion: recorded('scaleDownVersion', (i) => real.scaleDownVersion(inWorld(i)), (i) => ({ version: i.version })),
+    restoreVersion: recorded('restoreVersion', (i) => real.restoreVersion(inWorld(i)), (i) => ({ version: i.version, replicas: i.replicas })),
+    retireVersions: recorded('retireVersions', (i) => real.retireVersions(inWorld(i)), (i) => ({ versions: i.versions })),
   };
 
   return {
     activities,
     calls,
     traffic: () => traffic,
-    running: () => [...running.values()].filter((v) => v.replicas > 0).map((v) => v.version),
+    running: () => [...versions.values()].filter((v) => v.replicas > 0).map((v) => v.version),
     count: (name: string) => calls.filter((c) => c.name === name).length,
     /** the engine lost the version's replicas: it stays defined but nothing is ready */
     lose: (version: string) => {
-      const v = running.get(version);
+      const v = versions.get(version);
       if (v) v.readyReplicas = 0;
     },
-    /** restoreVersion of `version` fails until unblocked */
+    /** restoring `version` fails until unblocked */
     blockRestore: (version: string, blocked = true) => (blocked ? restoreBlocked.add(version) : restoreBlocked.delete(version)),
-    /** the next n setTraffic calls fail with a retryable error */
+    /** the next n router calls fail with a retryable error */
     failTraffic: (n: number) => {
       trafficFailuresLeft = n;
     },
     /** state to hand to a world in another process (see test/helpers/double-worker.ts) */
-    snapshot: () => ({ running: [...running.values()], traffic }),
+    snapshot: () => ({ running: [...versions.values()], traffic }),
   };
 }
 
