@@ -4,6 +4,7 @@
  * (git/, image/, docker/, kubernetes/, health/, traffic/) and are wired by createActivities().
  */
 import type { Spec } from '../model-spec/schema';
+import type { TrafficState } from '../shared/traffic-state';
 
 /** Where a model is released: the environment's name from tandem.config.yaml. */
 export interface ModelRef {
@@ -88,12 +89,8 @@ export interface SetTrafficInput extends ModelRef {
   /** versions reachable with `X-Model-Version` */
   pinned: string[];
 }
-export interface TrafficState {
-  weights: Weights;
-  pinned: string[];
-  /** the version holding the stable role, if any */
-  stable?: string;
-}
+/** Defined once, with its schema, in src/shared/traffic-state.ts. */
+export type { TrafficState };
 
 export interface AnalysisInput extends VersionRef {
   rule: { maxErrorRate: number; maxP95LatencyMs?: number; minRequests: number };

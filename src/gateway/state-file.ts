@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { TrafficState } from '../activities/types';
+import { type TrafficState, formatTrafficIssues, parseTrafficState } from '../shared/traffic-state';
 
 export interface GatewayState {
   /** model → the routing in force */
@@ -23,7 +23,7 @@ export function stateFilePath(stateDir: string): string {
   return path.join(stateDir, FILE);
 }
 
-/** Reads the state; an absent file is an empty state. Throws when the file exists but is not a gateway state. */
+/** Reads the state; an absent file is an empty state. Throws when the file exists but is not a gateway state or routes a model as a PUT would refuse. */
 export async function loadState(stateDir: string): Promise<GatewayState> {
   let text: string;
   try {
@@ -32,11 +32,18 @@ export async function loadState(stateDir: string): Promise<GatewayState> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { models: {}, staticEndpoints: {} };
     throw error;
   }
-  const parsed = JSON.parse(text) as { format?: number; models?: GatewayState['models']; staticEndpoints?: GatewayState['staticEndpoints'] };
+  const parsed = JSON.parse(text) as { format?: number; models?: Record<string, unknown>; staticEndpoints?: GatewayState['staticEndpoints'] };
   if (parsed.format !== FORMAT || typeof parsed.models !== 'object') {
     throw new Error(`${stateFilePath(stateDir)} is not a tandem gateway state (format ${FORMAT}); move it away to start empty`);
   }
-  return { models: parsed.models ?? {}, staticEndpoints: parsed.staticEndpoints ?? {} };
+  // Checked with the admin API's own schema: a hand-edited file must not route what a PUT would refuse.
+  const models: Record<string, TrafficState> = {};
+  for (const [model, traffic] of Object.entries(parsed.models ?? {})) {
+    const result = parseTrafficState(traffic);
+    if (!result.state) throw new Error(`${stateFilePath(stateDir)}: models.${model}: ${formatTrafficIssues(result.issues)}`);
+    models[model] = result.state;
+  }
+  return { models, staticEndpoints: parsed.staticEndpoints ?? {} };
 }
 
 /** Writes the state atomically (temporary file + rename), creating `stateDir` when needed. */

@@ -4,15 +4,11 @@
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { createWorld, runningVersion } from '../doubles/world';
-import { connectClient, ensureTemporal, ROOT, startWorker, uniqueQueue } from '../helpers/temporal';
+import { killTemporalServer, temporalUp } from '../faults/helpers/infra-processes';
+import { connectClient, ensureTemporal, startWorker, uniqueQueue } from '../helpers/temporal';
 
 const SPEC = 'port: 8080\nrollout:\n  strategy: canary\n  steps:\n    - setWeight: 30\n    - pause: { duration: 3s }\n    - setWeight: 60\n';
-const pidFile = join(process.env.TANDEM_HOME ?? join(homedir(), '.cache', 'tandem'), 'temporal', 'server.pid');
 
 describe('Temporal server killed mid-release', () => {
   before(() => ensureTemporal());
@@ -27,10 +23,9 @@ describe('Temporal server killed mid-release', () => {
       for (let i = 0; i < 200 && !world.calls.some((c) => c.name === 'setTraffic' && JSON.stringify(c.input).includes('"v2.0.0":30')); i++) {
         await new Promise((r) => setTimeout(r, 50));
       }
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      process.kill(pid, 'SIGKILL');
-      await new Promise((r) => setTimeout(r, 500));
-      execFileSync('bash', [join(ROOT, 'scripts/temporal-up.sh')], { stdio: 'ignore' });
+      // Only the dev server scripts/temporal-up.sh started, checked by its command line, not whatever the pid file names.
+      await killTemporalServer();
+      await temporalUp();
 
       const status = await client.wait(handle);
       assert.equal(status.outcome, 'promoted');

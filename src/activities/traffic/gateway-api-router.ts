@@ -17,7 +17,7 @@ import { SSA } from '../kubernetes/client';
 import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
-import { INVALID_TRAFFIC } from './gateway-router';
+import { validateTrafficState } from './validate';
 
 const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 const GATEWAY_API_VERSION = 'v1';
@@ -29,7 +29,7 @@ const MAX_WEIGHTED = 16;
 /** Annotation holding `{ "<service>": "<version>" }` for every backend of the route. */
 const BACKENDS_ANNOTATION = 'tandem.dev/backends';
 /** A refused or conflicting route is a traffic problem, not a failed deploy. */
-const TRAFFIC_FAILURES: KubeFailureTypes = { conflict: INVALID_TRAFFIC, invalid: INVALID_TRAFFIC };
+const TRAFFIC_FAILURES: KubeFailureTypes = { conflict: FailureType.InvalidTraffic, invalid: FailureType.InvalidTraffic };
 
 export interface GatewayApiRouterOptions {
   namespace: string;
@@ -53,20 +53,6 @@ interface RouteRule {
 }
 interface HTTPRoute extends k8s.KubernetesObject {
   spec?: { parentRefs?: unknown[]; rules?: RouteRule[] };
-}
-
-/** Checks a traffic state before anything is applied; throws non-retryable InvalidTraffic naming what is wrong. */
-export function validateTrafficState(model: string, state: TrafficState, limits: { maxPinned?: number; maxWeighted?: number } = {}): void {
-  const problems: string[] = [];
-  const entries = Object.entries(state.weights);
-  for (const [version, weight] of entries) {
-    if (!Number.isInteger(weight) || weight < 0 || weight > 100) problems.push(`weight of ${version} must be a whole percent 0-100, got ${weight}`);
-  }
-  const total = entries.reduce((sum, [, w]) => sum + w, 0);
-  if (entries.length && total !== 100) problems.push(`weights must add up to 100, got ${total}`);
-  if (limits.maxWeighted !== undefined && entries.length > limits.maxWeighted) problems.push(`at most ${limits.maxWeighted} weighted versions, got ${entries.length}`);
-  if (limits.maxPinned !== undefined && state.pinned.length > limits.maxPinned) problems.push(`at most ${limits.maxPinned} pinned versions, got ${state.pinned.length}`);
-  if (problems.length) throw ApplicationFailure.nonRetryable(`invalid traffic for ${model}: ${problems.join('; ')}`, INVALID_TRAFFIC);
 }
 
 /**
@@ -95,8 +81,8 @@ export class GatewayApiRouter implements TrafficRouter {
    * rule; versions are reached through their own Services (port read from the Service). The stable
    * version goes into an annotation. Checks the state first and applies nothing when it is invalid.
    */
-  async setState(model: string, state: TrafficState): Promise<void> {
-    validateTrafficState(model, state, { maxPinned: MAX_PINNED, maxWeighted: MAX_WEIGHTED });
+  async setState(model: string, requested: TrafficState): Promise<void> {
+    const state = validateTrafficState(model, requested, { maxPinned: MAX_PINNED, maxWeighted: MAX_WEIGHTED });
     const versions = [...new Set([...Object.keys(state.weights), ...state.pinned])];
     const backends: Record<string, string> = {};
     const ports = new Map<string, number>();

@@ -8,11 +8,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { fetchText } from '../../shared/http';
 import type { TrafficRouter } from '../target';
+import { formatTrafficIssues, parseTrafficState } from '../../shared/traffic-state';
 import type { TrafficState } from '../types';
 import { ADMIN_PREFIX } from '../../naming/gateway';
-
-/** Failure type of a traffic state a router refuses (bad weights, unreachable version). */
-export const INVALID_TRAFFIC = FailureType.InvalidTraffic;
 
 /**
  * The admin token: given, or read from a file at every call (`tandem gateway` writes a new one
@@ -44,9 +42,14 @@ export class GatewayRouter implements TrafficRouter {
     await this.call('PUT', model, body);
   }
 
-  /** GET /_tandem/models/<model>/traffic; empty weights when the model has no routes. */
+  /**
+   * GET /_tandem/models/<model>/traffic; empty weights when the model has no routes. Throws a plain
+   * Error when the answer is not a traffic state (a gateway of another tandem version, a proxy in between).
+   */
   async getState(model: string): Promise<TrafficState> {
-    return (await this.call('GET', model)) as TrafficState;
+    const parsed = parseTrafficState(await this.call('GET', model));
+    if (!parsed.state) throw new Error(`tandem gateway at ${this.base} answered a traffic state for ${model} that is not one: ${formatTrafficIssues(parsed.issues)}`);
+    return parsed.state;
   }
 
   /** DELETE /_tandem/models/<model>/traffic; a model without routes is not an error. */
@@ -74,7 +77,7 @@ export class GatewayRouter implements TrafficRouter {
     }
     const message = (json as { error?: string } | undefined)?.error ?? text.slice(0, 300);
     if (response.status === 400) {
-      throw ApplicationFailure.nonRetryable(`the gateway refused the traffic for ${model}: ${message}`, INVALID_TRAFFIC);
+      throw ApplicationFailure.nonRetryable(`the gateway refused the traffic for ${model}: ${message}`, FailureType.InvalidTraffic);
     }
     if (response.status === 401) {
       const where = 'token' in this.credentials ? 'the configured token' : `the token in ${this.credentials.tokenFile}`;

@@ -22,13 +22,12 @@ import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors'
 import { PORT_NAME } from '../kubernetes/manifests';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
-import { validateTrafficState } from './gateway-api-router';
-import { INVALID_TRAFFIC } from './gateway-router';
+import { validateTrafficState } from './validate';
 
 /** Port of the model's shared Service. */
 const MODEL_SERVICE_PORT = 80;
 /** A refused or conflicting Service or scale is a traffic problem, not a failed deploy. */
-const TRAFFIC_FAILURES: KubeFailureTypes = { conflict: INVALID_TRAFFIC, invalid: INVALID_TRAFFIC };
+const TRAFFIC_FAILURES: KubeFailureTypes = { conflict: FailureType.InvalidTraffic, invalid: FailureType.InvalidTraffic };
 
 export interface ReplicaRatioRouterOptions {
   namespace: string;

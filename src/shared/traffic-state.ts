@@ -1,0 +1,97 @@
+/**
+ * The traffic state of one model, defined once: the gateway's admin API parses request bodies
+ * with it, the routers check what the workflow asks for and read back what they stored, and the
+ * workflow's `TrafficState` type is inferred from it. Pure: no I/O, imported by the gateway and
+ * (as a type) by workflows.
+ */
+import { z } from 'zod';
+
+/** A problem with a traffic state; `field` is the dotted path a person fixes (`weights.v1`, `pinned.0`, `(body)`). */
+export interface TrafficIssue {
+  field: string;
+  message: string;
+}
+
+const KNOWN_FIELDS = 'weights, pinned, stable';
+
+/** An integer percent 0..100; the message shows the value given, since it is often a string or fraction. */
+const Percent = z.number({ error: (issue) => percentMessage(issue.input) }).check((ctx) => {
+  const weight = ctx.value;
+  if (!Number.isInteger(weight) || weight < 0 || weight > 100) {
+    ctx.issues.push({ code: 'custom', input: weight, message: percentMessage(weight) });
+  }
+});
+
+function percentMessage(input: unknown): string {
+  return `must be an integer percent from 0 to 100 (got ${JSON.stringify(input)})`;
+}
+
+/** Percent of unpinned traffic per version: sums to 100, or `{}` when only pinned requests are served. */
+export const WeightsSchema = z
+  .record(z.string(), Percent, { error: 'must be an object mapping versions to percents, e.g. {"v1.0.0": 90, "v1.1.0": 10}' })
+  .check((ctx) => {
+    const weights = Object.values(ctx.value);
+    const sum = weights.reduce((a, b) => a + b, 0);
+    // No weights at all is allowed: the model then serves only pinned requests (a first version under test).
+    if (weights.length > 0 && sum !== 100) {
+      ctx.issues.push({ code: 'custom', input: ctx.value, message: `must sum to 100 (got ${sum}), or be {} to serve pinned requests only` });
+    }
+  });
+
+const VersionName = z.string({ error: 'must be a version name' }).min(1, { error: 'must be a version name' });
+
+const TrafficStateFields = z.strictObject(
+  {
+    weights: WeightsSchema,
+    pinned: z
+      .array(VersionName, { error: 'must be a list of version names' })
+      .optional()
+      .transform((pinned) => [...new Set(pinned ?? [])]),
+    stable: z.preprocess((stable) => stable ?? undefined, VersionName.optional()),
+  },
+  { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object {"weights": {...}, "pinned": [...], "stable": "..."}' : undefined) },
+);
+
+/**
+ * The routing of one model: weights (version → integer percent, summing to 100, or empty to
+ * serve pinned requests only), pinned (versions reachable with `X-Model-Version`; absent means
+ * none), stable (the version holding the stable role; absent or null means none).
+ */
+export type TrafficState = z.output<typeof TrafficStateFields>;
+
+/**
+ * TrafficState as parsed: unknown fields are refused so a typo is not silently ignored; pinned
+ * is deduplicated; an absent or null stable leaves no `stable` key, so states compare and
+ * serialise the same however they were written.
+ */
+export const TrafficStateSchema = TrafficStateFields.transform(
+  ({ weights, pinned, stable }): TrafficState => (stable === undefined ? { weights, pinned } : { weights, pinned, stable }),
+);
+
+/** What parseTrafficState answers: the normalised state, or every issue found. */
+export type TrafficStateResult = { state: TrafficState; issues: [] } | { state?: undefined; issues: TrafficIssue[] };
+
+/**
+ * Parses and checks a traffic state (a request body, a stored file, a router's read-back).
+ * Returns the normalised state (pinned deduplicated, absent pinned → [], null stable dropped) or
+ * the issues, unknown fields first, each with its dotted field path. Never throws.
+ */
+export function parseTrafficState(value: unknown): TrafficStateResult {
+  const result = TrafficStateSchema.safeParse(value);
+  if (result.success) return { state: result.data, issues: [] };
+  const unknown: TrafficIssue[] = [];
+  const issues: TrafficIssue[] = [];
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) unknown.push({ field: [...issue.path, key].join('.'), message: `is not a known field (${KNOWN_FIELDS})` });
+    } else {
+      issues.push({ field: issue.path.length ? issue.path.map(String).join('.') : '(body)', message: issue.message });
+    }
+  }
+  return { issues: [...unknown, ...issues] };
+}
+
+/** Issues as one line, `field: message; ...`, the form error messages and the admin API's `error` use. */
+export function formatTrafficIssues(issues: readonly TrafficIssue[]): string {
+  return issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+}
