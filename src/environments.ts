@@ -3,18 +3,15 @@
  * and image builder, chosen by configuration. Refuses (ConfigError) an environment whose backend
  * this build of tandem does not implement, rather than serving it with anything fake.
  * Kubernetes environments: KubernetesTarget in the configured namespace, the Gateway API or
- * replica-ratio router. Analysis: Prometheus when `analysis.prometheus` is configured; else the
- * tandem gateway's metrics (Docker) or an analyzer that answers `inconclusive` (Kubernetes, see
- * activities/kubernetes/analysis.ts). Images are built and pushed as for Docker environments.
+ * replica-ratio router. Analysis: activities/analysis/ chooses (Prometheus, the tandem gateway's
+ * metrics, or none). Images are built and pushed as for Docker environments.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { PrometheusAnalyzer } from './activities/analysis/prometheus';
+import { createAnalyzer } from './activities/analysis';
 import { DockerTarget } from './activities/docker/target';
-import { createGatewayAnalyzer } from './activities/health/analysis';
 import { createImageActivities, registryCredentials } from './activities/image';
-import { createUnmeasuredAnalyzer } from './activities/kubernetes/analysis';
 import { loadKubeConfig } from './activities/kubernetes/client';
 import { KubernetesTarget } from './activities/kubernetes/target';
 import type { Environment, ImageBuilder } from './activities/target';
@@ -23,6 +20,7 @@ import { GatewayRouter } from './activities/traffic/gateway-router';
 import { ReplicaRatioRouter } from './activities/traffic/replica-ratio-router';
 import { ConfigError } from './config/load';
 import { adminTokenPath, defaultStateDir } from './gateway/admin-token';
+import type { GatewayToken } from './shared/gateway-token';
 import type { Config, EnvironmentConfig } from './config/schema';
 
 export function buildEnvironments(config: Config, cacheDir: string): Record<string, Environment> {
@@ -39,10 +37,11 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
   const docker = dockerClient(env.target.host);
   const registryAuth = pullCredentials(name, env.registry);
   const builder = imageBuilder(env, docker, cacheDir);
+  const gatewayToken = gatewayCredentials(name, env.traffic);
   return {
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
-    router: gatewayRouter(name, env.traffic),
-    analyzer: env.analysis ? new PrometheusAnalyzer(env.analysis.prometheus) : createGatewayAnalyzer(env.traffic.url),
+    router: new GatewayRouter(env.traffic.url, gatewayToken),
+    analyzer: createAnalyzer(name, env, { gatewayToken }),
     builder,
   };
 }
@@ -71,21 +70,21 @@ function buildKubernetesEnvironment(
   return {
     target: new KubernetesTarget(kubeConfig, { namespace }),
     router,
-    analyzer: env.analysis ? new PrometheusAnalyzer({ ...env.analysis.prometheus, namespace }) : createUnmeasuredAnalyzer(name),
+    analyzer: createAnalyzer(name, env),
     builder,
   };
 }
 
 /**
- * The router of a Docker environment, with the gateway's admin token from `traffic.tokenEnv`, else
- * `traffic.tokenFile` (default: where a gateway with the default state directory writes it).
+ * The gateway's admin token a Docker environment's router and analyzer use: from `traffic.tokenEnv`,
+ * else `traffic.tokenFile` (default: where a gateway with the default state directory writes it).
  * Throws ConfigError (the worker refuses to start) when neither holds a token.
  */
-function gatewayRouter(name: string, traffic: Extract<EnvironmentConfig['traffic'], { router: 'gateway' }>): GatewayRouter {
+function gatewayCredentials(name: string, traffic: Extract<EnvironmentConfig['traffic'], { router: 'gateway' }>): GatewayToken {
   const token = process.env[traffic.tokenEnv];
-  if (token) return new GatewayRouter(traffic.url, { token });
+  if (token) return { token };
   const tokenFile = traffic.tokenFile ?? adminTokenPath(defaultStateDir());
-  if (existsSync(tokenFile)) return new GatewayRouter(traffic.url, { tokenFile });
+  if (existsSync(tokenFile)) return { tokenFile };
   const key = traffic.tokenFile ? 'tokenFile' : 'tokenEnv';
   throw new ConfigError(
     `environments.${name}.traffic.${key}: no admin token for the gateway at ${traffic.url}: $${traffic.tokenEnv} is not set and ${tokenFile} ` +

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, execSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { createExampleRepo } from '../../scripts/example-repo';
 import { DockerTarget } from '../../src/activities/docker/target';
-import { analyzeFromGateway, createGatewayAnalyzer } from '../../src/activities/health/analysis';
+import { GatewayAnalyzer } from '../../src/activities/analysis/gateway/analyzer';
 import { verifyVersion } from '../../src/activities/health/verify';
 import { type Gateway, startGateway } from '../../src/gateway';
 import { parseSpec } from '../../src/model-spec/parse';
@@ -130,15 +130,14 @@ describe('health verification and analysis of real versions', () => {
 
     const rule = { maxErrorRate: 0.05, maxP95LatencyMs: 2000, minRequests: 10 };
     const heartbeats: unknown[] = [];
-    const metricsUrl = `${gateway.adminUrl}/metrics`;
+    const analyzer = new GatewayAnalyzer(gateway.adminUrl, { token: 'health-test' }, { heartbeatEveryMs: 500 });
+    const window = (version: string, windowMs: number, minRequests = rule.minRequests) =>
+      ({ model: MODEL, environment: 'test', version, rule: { ...rule, minRequests }, windowMs });
+    const signal = new AbortController().signal;
     const [good, bad, starved] = await Promise.all([
-      analyzeFromGateway(metricsUrl, MODEL, 'v1.0.0', rule, 2500, { heartbeat: (d) => heartbeats.push(d), heartbeatEveryMs: 500 }),
-      createGatewayAnalyzer(gateway.adminUrl).analyze(
-        { model: MODEL, environment: 'test', version: 'v1.2.0', rule, windowMs: 2500 },
-        () => undefined,
-        new AbortController().signal,
-      ),
-      analyzeFromGateway(metricsUrl, MODEL, 'v1.0.0', { ...rule, minRequests: 100_000 }, 1000),
+      analyzer.analyze(window('v1.0.0', 2500), (d) => heartbeats.push(d), signal),
+      analyzer.analyze(window('v1.2.0', 2500), () => undefined, signal),
+      analyzer.analyze(window('v1.0.0', 1000, 100_000), () => undefined, signal),
     ]);
     sending = false;
     const sent = await traffic;
@@ -163,8 +162,25 @@ describe('health verification and analysis of real versions', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('release aborted')), 200);
     await assert.rejects(
-      analyzeFromGateway(`${gateway.adminUrl}/metrics`, MODEL, 'v1.0.0', { maxErrorRate: 0.05, minRequests: 1 }, 600_000, { signal: controller.signal }),
+      new GatewayAnalyzer(gateway.adminUrl, { token: 'health-test' }).analyze(
+        { model: MODEL, environment: 'test', version: 'v1.0.0', rule: { maxErrorRate: 0.05, minRequests: 1 }, windowMs: 600_000 },
+        () => undefined,
+        controller.signal,
+      ),
       /release aborted/,
     );
+  });
+
+  it('reads the metrics only with the admin token, and says which token was refused', async () => {
+    assert.equal((await fetch(`${gateway.adminUrl}/_tandem/metrics.json`)).status, 401);
+    const tokenFile = path.join(tmp, 'stale-token');
+    await writeFile(tokenFile, 'not-the-token\n');
+    await assert.rejects(
+      new GatewayAnalyzer(gateway.adminUrl, { tokenFile }).readSnapshot(MODEL, 'v1.0.0'),
+      (error: Error) => error.message.includes(`refused the token in ${tokenFile}`) && !error.message.includes('not-the-token'),
+    );
+    const snapshot = await new GatewayAnalyzer(gateway.adminUrl, { token: 'health-test' }).readSnapshot(MODEL, 'v1.0.0');
+    assert.ok((snapshot.byCode['200'] ?? 0) > 0, JSON.stringify(snapshot.byCode));
+    assert.equal(snapshot.buckets.at(-1)?.le, Infinity);
   });
 });

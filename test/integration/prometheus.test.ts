@@ -14,7 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { PrometheusAnalyzer, promDuration, renderQuery } from '../../src/activities/analysis/prometheus';
+import { GatewayAnalyzer } from '../../src/activities/analysis/gateway/analyzer';
+import { PrometheusAnalyzer } from '../../src/activities/analysis/prometheus/analyzer';
+import { promDuration, renderQuery } from '../../src/activities/analysis/prometheus/query';
 import type { AnalysisInput } from '../../src/activities/types';
 import { ConfigError, parseConfig } from '../../src/config/load';
 import { FailureType } from '../../src/errors';
@@ -216,7 +218,7 @@ models:
     const withPrometheus = parseConfig(config('    analysis: { prometheus: { url: "http://127.0.0.1:9090" } }'));
     assert.deepEqual(withPrometheus.environments.local!.analysis, { prometheus: { url: 'http://127.0.0.1:9090' } });
     assert.ok(buildEnvironments(withPrometheus, os.tmpdir()).local!.analyzer instanceof PrometheusAnalyzer);
-    assert.ok(!(buildEnvironments(parseConfig(config('')), os.tmpdir()).local!.analyzer instanceof PrometheusAnalyzer));
+    assert.ok(buildEnvironments(parseConfig(config('')), os.tmpdir()).local!.analyzer instanceof GatewayAnalyzer);
   });
 
   it('names the key of a bad URL or an unknown placeholder', () => {

@@ -2,7 +2,7 @@
  * The analyzer of a Kubernetes environment that has no metrics source. With the Gateway API or
  * replica-ratio routers, requests do not pass through tandem, so tandem cannot count them; the
  * Gateway implementation's metrics (usually in Prometheus) can: an environment that sets
- * `analysis.prometheus` in tandem.config.yaml gets the PrometheusAnalyzer instead (environments.ts).
+ * `analysis.prometheus` in tandem.config.yaml gets the PrometheusAnalyzer instead (index.ts).
  * Without it every analysis step is `inconclusive`, which the release treats like a gate a person
  * must resume.
  */

@@ -3,20 +3,14 @@
  * admin API, with its bearer token. The gateway persists and swaps the table itself, so each call
  * is idempotent and in-flight requests are never dropped.
  */
-import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { fetchText } from '../../shared/http';
+import { describeGatewayToken, type GatewayToken, readGatewayToken } from '../../shared/gateway-token';
 import type { TrafficRouter } from '../target';
 import { formatTrafficIssues, parseTrafficState } from '../../shared/traffic-state';
 import type { TrafficState } from '../types';
 import { ADMIN_PREFIX } from '../../naming/gateway';
-
-/**
- * The admin token: given, or read from a file at every call (`tandem gateway` writes a new one
- * to its state directory at each start, so a restarted gateway is followed without a restart).
- */
-export type GatewayToken = { token: string } | { tokenFile: string };
 
 /**
  * Talks to `tandem gateway`'s admin API at `adminUrl` (e.g. http://127.0.0.1:7071). Throws a plain
@@ -59,7 +53,7 @@ export class GatewayRouter implements TrafficRouter {
 
   private async call(method: 'GET' | 'PUT' | 'DELETE', model: string, body?: unknown): Promise<unknown> {
     const url = `${this.base}${ADMIN_PREFIX}models/${encodeURIComponent(model)}/traffic`;
-    const headers: Record<string, string> = { authorization: `Bearer ${await this.token()}` };
+    const headers: Record<string, string> = { authorization: `Bearer ${await readGatewayToken(this.credentials)}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     let text: string;
@@ -80,19 +74,9 @@ export class GatewayRouter implements TrafficRouter {
       throw ApplicationFailure.nonRetryable(`the gateway refused the traffic for ${model}: ${message}`, FailureType.InvalidTraffic);
     }
     if (response.status === 401) {
-      const where = 'token' in this.credentials ? 'the configured token' : `the token in ${this.credentials.tokenFile}`;
-      throw new Error(`tandem gateway at ${this.base} refused ${where}: ${message}; give the worker the token the gateway uses (traffic.tokenEnv or traffic.tokenFile)`);
+      throw new Error(`tandem gateway at ${this.base} refused ${describeGatewayToken(this.credentials)}: ${message}; give the worker the token the gateway uses (traffic.tokenEnv or traffic.tokenFile)`);
     }
     if (!response.ok) throw new Error(`tandem gateway ${method} ${url} answered ${response.status}: ${message}`);
     return json;
-  }
-
-  private async token(): Promise<string> {
-    if ('token' in this.credentials) return this.credentials.token;
-    try {
-      return (await readFile(this.credentials.tokenFile, 'utf8')).trim();
-    } catch (error) {
-      throw new Error(`cannot read the gateway's admin token from ${this.credentials.tokenFile}: ${(error as Error).message}`);
-    }
   }
 }

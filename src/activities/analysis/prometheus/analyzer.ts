@@ -10,15 +10,14 @@
  * request_duration_seconds, labelled `version`).
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { waitWindow } from '../wait';
-import { FailureType } from '../../errors';
-import { PROMETHEUS_DEFAULT_QUERIES, PROMETHEUS_PLACEHOLDER_PATTERN } from '../../config/schema';
-import { judgeMeasures } from '../health/analysis';
-import { fetchText } from '../../shared/http';
-import type { Analyzer } from '../target';
-import type { AnalysisInput, AnalysisResult } from '../types';
-
-/** The failure type of a query Prometheus refuses (HTTP 400 bad_data, or a result that is not one number). */
+import { PROMETHEUS_DEFAULT_QUERIES } from '../../../config/schema';
+import { FailureType } from '../../../errors';
+import { fetchText } from '../../../shared/http';
+import type { Analyzer } from '../../target';
+import type { AnalysisInput, AnalysisResult } from '../../types';
+import { waitWindow } from '../../wait';
+import { judgeMeasures } from '../verdict';
+import { promDuration, renderQuery, sampleValue } from './query';
 
 export interface PrometheusAnalyzerOptions {
   /** Prometheus base URL, e.g. http://127.0.0.1:9090 */
@@ -133,35 +132,9 @@ export class PrometheusAnalyzer implements Analyzer {
   }
 }
 
-/** A sample value as Prometheus writes it ("0.25", "+Inf", "NaN"); NaN (e.g. 0/0) reads as nothing. */
-function sampleValue(text: string): number | undefined {
-  const value = text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text);
-  return Number.isNaN(value) ? undefined : value;
-}
-
 interface PrometheusAnswer {
   status?: string;
   errorType?: string;
   error?: string;
   data?: { resultType: string; result: unknown };
-}
-
-/**
- * A window in milliseconds as a Prometheus duration: whole seconds as `30s`, else `2500ms`. Pure.
- */
-export function promDuration(ms: number): string {
-  const whole = Math.max(1, Math.round(ms));
-  return whole % 1000 === 0 ? `${whole / 1000}s` : `${whole}ms`;
-}
-
-/**
- * Replaces `{{name}}` placeholders with values; values are escaped for a double-quoted PromQL
- * string (backslash and quote). An unknown placeholder is left as is (Prometheus then refuses the
- * query, naming it). Pure.
- */
-export function renderQuery(template: string, vars: Record<string, string>): string {
-  return template.replace(PROMETHEUS_PLACEHOLDER_PATTERN, (whole, name: string) => {
-    const value = vars[name];
-    return value === undefined ? whole : value.replace(/[\\"]/g, (c) => `\\${c}`);
-  });
 }

@@ -1,0 +1,76 @@
+/**
+ * Analysis of a version's live traffic from the tandem gateway's own metrics: read its counters
+ * (GET /_tandem/metrics.json, with the admin token) at the start and at the end of a window, and
+ * judge the difference. For Docker environments routed by the gateway and without a Prometheus.
+ * Read-only, so repeating a window is harmless.
+ */
+import { ADMIN_METRICS_JSON } from '../../../naming/gateway';
+import { fetchText } from '../../../shared/http';
+import { describeGatewayToken, type GatewayToken, readGatewayToken } from '../../../shared/gateway-token';
+import type { Analyzer } from '../../target';
+import type { AnalysisInput, AnalysisResult } from '../../types';
+import { waitWindow } from '../../wait';
+import { judgeMeasures } from '../verdict';
+import { difference, measuresOf, parseMetricsJson, snapshotOf, type TrafficSnapshot } from './snapshot';
+
+export interface GatewayAnalyzerOptions {
+  /** default 5000 ms */
+  heartbeatEveryMs?: number | undefined;
+  /** deadline of one read of the metrics; default 10000 ms */
+  readTimeoutMs?: number | undefined;
+}
+
+export class GatewayAnalyzer implements Analyzer {
+  private readonly metricsUrl: string;
+
+  /** Reads the metrics of the gateway whose admin API is at `adminUrl` (e.g. http://127.0.0.1:7071). */
+  constructor(
+    adminUrl: string,
+    private readonly credentials: GatewayToken,
+    private readonly options: GatewayAnalyzerOptions = {},
+  ) {
+    this.metricsUrl = `${adminUrl.replace(/\/+$/, '')}${ADMIN_METRICS_JSON}`;
+  }
+
+  /**
+   * Reads the version's counters now and again after `input.windowMs`, heartbeating meanwhile, and
+   * judges the requests it received in between (verdict.ts). Throws a plain (retryable) Error when
+   * the metrics cannot be read or the gateway refuses the token, and the signal's reason when
+   * aborted.
+   */
+  async analyze(input: AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<AnalysisResult> {
+    const startedAt = Date.now();
+    const start = await this.readSnapshot(input.model, input.version, signal);
+    await waitWindow(startedAt, input.windowMs, this.options.heartbeatEveryMs ?? 5000, heartbeat, signal);
+    const end = await this.readSnapshot(input.model, input.version, signal);
+    return judgeMeasures(measuresOf(difference(start, end)), input.rule);
+  }
+
+  /** The version's counters now. Throws a plain Error when the gateway does not answer them. */
+  async readSnapshot(model: string, version: string, signal?: AbortSignal): Promise<TrafficSnapshot> {
+    const headers = { authorization: `Bearer ${await readGatewayToken(this.credentials)}` };
+    let status: number;
+    let text: string;
+    try {
+      const read = await fetchText(this.metricsUrl, this.options.readTimeoutMs ?? 10_000, { headers }, signal);
+      status = read.response.status;
+      text = read.text;
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw new Error(`cannot read gateway metrics at ${this.metricsUrl}: ${(error as Error).message}`);
+    }
+    if (status === 401) {
+      throw new Error(
+        `tandem gateway at ${this.metricsUrl} refused ${describeGatewayToken(this.credentials)}; give the worker the token the gateway uses (traffic.tokenEnv or traffic.tokenFile)`,
+      );
+    }
+    if (status !== 200) throw new Error(`cannot read gateway metrics at ${this.metricsUrl}: answered ${status}: ${text.slice(0, 200)}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`cannot read gateway metrics at ${this.metricsUrl}: not JSON: ${text.slice(0, 200)}`);
+    }
+    return snapshotOf(parseMetricsJson(body), model, version);
+  }
+}
