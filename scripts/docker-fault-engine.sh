@@ -46,14 +46,7 @@ NETWORK=tandem-fault
 NETWORK_SUBNET=10.213.0.0/24
 mkdir -p "$STATE" "$REGISTRY_ROOT"
 
-log() { echo "docker-fault-engine: $*"; }
-die() { echo "docker-fault-engine: $*" >&2; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
-  else die "needs root to run: $*"; fi
-}
+source "$HERE/lib.sh"
 
 fault_docker() { docker -H "unix://$SOCK" "$@"; }
 engine_ready() { fault_docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }

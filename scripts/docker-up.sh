@@ -23,23 +23,14 @@ BASE_IMAGE=$BASE_REPO:20
 mkdir -p "$STATE" "$TANDEM_HOME/registry"
 START=$SECONDS
 
-log() { echo "docker-up: $*"; }
-die() { echo "docker-up: $*" >&2; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
-  else die "needs root to run: $*"; fi
-}
+source "$HERE/lib.sh"
 
 # --- packages --------------------------------------------------------------------------------
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]} (apt)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 fi
 
 # --- Docker engine ---------------------------------------------------------------------------

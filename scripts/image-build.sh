@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 IMAGE=${IMAGE:-127.0.0.1:5000/tandem}
 VERSION=$(node -p "require('./package.json').version")
-log() { echo "image-build: $*"; }
+source "$ROOT/scripts/lib.sh"
 START=$SECONDS
 
 bash scripts/docker-up.sh | sed 's/^/  /'

@@ -39,7 +39,8 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 export GOWORK=off
 GO=$(command -v go || echo /usr/local/go/bin/go)
-log() { echo "k8s-up: $*" >&2; }
+LOG_FD=2
+source "$ROOT/scripts/lib.sh"
 
 # ------------------------------------------------------------------------------------ stop
 stop_all() {

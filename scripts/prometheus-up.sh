@@ -15,18 +15,10 @@ STATE=$TANDEM_HOME/prometheus
 URL=http://127.0.0.1:$PORT
 mkdir -p "$STATE/targets" "$STATE/data"
 
-log() { echo "prometheus-up: $*"; }
-die() { echo "prometheus-up: $*" >&2; exit 1; }
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo -n "$@"
-  else die "needs root to run: $*"; fi
-}
+source "$HERE/lib.sh"
 
 if [ ! -x /usr/bin/prometheus ]; then
-  log "installing prometheus (apt)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt_install prometheus
 fi
 
 ready() { curl -fsS --max-time 2 "$URL/-/ready" >/dev/null 2>&1; }

@@ -48,7 +48,8 @@ NAMESPACES=(default tandem-test)
 SEARCH_ATTRIBUTES=(TandemModel TandemVersion TandemEnvironment TandemStage)
 SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 
-log() { echo "temporal-pg-up: $*" >&2; }
+LOG_FD=2
+source "$SCRIPTS/lib.sh"
 
 print_env() {
   cat <<EOF
@@ -77,8 +78,7 @@ pg_bin() {
   local dir
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
   if [ -z "$dir" ]; then
-    log "PostgreSQL is not installed; installing Debian's postgresql"
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    apt_install postgresql >&2
     dir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   fi
   echo "$dir"
