@@ -34,7 +34,7 @@ const SILENT = ['resolveTag', 'verifyVersion', 'describeModel', 'setTraffic', 's
 export function keepAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>, everyMs = KEEP_ALIVE_MS): (...args: A) => Promise<R> {
   return async (...args: A) => {
     const ctx = Context.current();
-    ctx.heartbeat();
+    // No heartbeat up front: the heartbeat timeout counts from the start, the first beat at everyMs is in time.
     const timer = setInterval(() => ctx.heartbeat(), everyMs);
     try {
       return await fn(...args);
