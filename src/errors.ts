@@ -1,7 +1,7 @@
 /**
- * Failure types. Activities throw non-retryable ApplicationFailures with one of these types for
- * what retrying cannot fix; workflows branch on the type; the CLI maps them to exit codes.
- * Pure: imported by workflows.
+ * Every failure type, defined once. Activities throw non-retryable ApplicationFailures with one of
+ * these types for what retrying cannot fix; workflows branch on the type and end with one; the
+ * client and CLI map them to errors and exit codes. Pure: imported by workflows.
  */
 export const FailureType = {
   TagNotFound: 'TagNotFound',
@@ -19,5 +19,35 @@ export const FailureType = {
   InvalidTraffic: 'InvalidTraffic',
   /** the version asked for is already the stable one, same commit: nothing to release */
   AlreadyStable: 'AlreadyStable',
+
+  // Thrown by the release workflow itself.
+  /** a signal or update payload the workflow cannot read */
+  MalformedRequest: 'MalformedRequest',
+  /** an operator refused the release at a step */
+  Refused: 'Refused',
+  /** no approval arrived before the approval step's timeout */
+  ApprovalTimeout: 'ApprovalTimeout',
+  /** an operator aborted the release */
+  Aborted: 'Aborted',
+  /** the release workflow was cancelled without an abort request */
+  Cancelled: 'Cancelled',
+  /** a failure that carried no type (not an ApplicationFailure) */
+  Unclassified: 'Error',
+
+  // What a release ends with: its record's outcome, the original failure's type in its status.
+  /** the release was rolled back; the message is the reason */
+  RolledBack: 'RolledBack',
+  /** the release failed before anything was deployed (bad tag, invalid spec, failed build) */
+  ReleaseFailed: 'ReleaseFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/** The failure types that mean a release failed because of its input (the CLI exits 2 for them). */
+export const BAD_INPUT_FAILURES: ReadonlySet<string> = new Set<FailureType>([
+  FailureType.TagNotFound,
+  FailureType.InvalidSpec,
+  FailureType.RepositoryUnreadable,
+  FailureType.UnknownEnvironment,
+  FailureType.VersionNotRunning,
+  FailureType.AlreadyStable,
+]);

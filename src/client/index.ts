@@ -29,6 +29,7 @@ import {
   type RollbackResult,
 } from '../workflows/messages';
 import type { ModelState } from '../activities/types';
+import { BAD_INPUT_FAILURES, FailureType } from '../errors';
 import { BadInputError, RefusedError, ReleaseFailedError } from './errors';
 import { validateReleaseInput } from './validate';
 
@@ -56,8 +57,6 @@ export interface HistoryEntry {
 }
 
 /** Input-classified failure types: the release failed because of what it was asked to do. */
-const BAD_INPUT_TYPES = new Set(['TagNotFound', 'InvalidSpec', 'RepositoryUnreadable', 'UnknownEnvironment', 'VersionNotRunning', 'AlreadyStable']);
-
 /** What the model's lock workflow records (its memo): the operation it runs and the latest release. */
 interface LockMemo {
   operation: 'release' | 'rollback';
@@ -349,7 +348,7 @@ export class TandemClient {
       return (await lock.result()) as RollbackResult;
     } catch (err) {
       const cause = err instanceof WorkflowFailedError ? innermost(err) : undefined;
-      if (cause instanceof ApplicationFailure && cause.type === 'VersionNotRunning') throw new RefusedError(`rollback refused: ${cause.message}`);
+      if (cause instanceof ApplicationFailure && cause.type === FailureType.VersionNotRunning) throw new RefusedError(`rollback refused: ${cause.message}`);
       throw err;
     }
   }
@@ -357,7 +356,7 @@ export class TandemClient {
 
 /** True when a failure type means the release failed because of its input. */
 export function isBadInputFailure(type: string | undefined): boolean {
-  return type !== undefined && BAD_INPUT_TYPES.has(type);
+  return type !== undefined && BAD_INPUT_FAILURES.has(type);
 }
 
 /** The status a finished release recorded: its result, or the details of its failure. */

@@ -13,6 +13,8 @@ export const MAX_SMOKE_TESTS = 50;
 export const MAX_ROLLOUT_STEPS = 50;
 /** Most replicas per version (the schema and the targets agree on it). */
 export const MAX_REPLICAS = 100;
+/** Highest port a model server may listen on (the schema and the Kubernetes manifests agree on it). */
+export const MAX_PORT = 65535;
 /** How long one smoke request may take; inference can be slower than a health check. */
 export const SMOKE_REQUEST_TIMEOUT_MS = 30_000;
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { DURATION_PATTERN, durationMs } from '../shared/duration';
-import { DURATION_BOUNDS, MAX_ANALYSIS_COUNT, MAX_REPLICAS, MAX_ROLLOUT_STEPS, MAX_SMOKE_BODY_BYTES, MAX_SMOKE_TESTS } from './limits';
+import { DURATION_BOUNDS, MAX_ANALYSIS_COUNT, MAX_PORT, MAX_REPLICAS, MAX_ROLLOUT_STEPS, MAX_SMOKE_BODY_BYTES, MAX_SMOKE_TESTS } from './limits';
 import { MODEL_NAME, MODEL_NAME_RULE } from '../naming/model';
 
 /** A duration string at most `bound` long (a spec that validates must be able to run). */
@@ -107,7 +107,7 @@ export const specSchema = z
       .regex(MODEL_NAME, `must be ${MODEL_NAME_RULE}`)
       .optional()
       .describe('Must match the model name the release is started for, when given.'),
-    port: z.number().int().min(1).max(65535).describe('Port the model server listens on inside the container.'),
+    port: z.number().int().min(1).max(MAX_PORT).describe('Port the model server listens on inside the container.'),
     health: z
       .object({
         path: httpPath.default('/healthz'),

@@ -39,11 +39,6 @@ import {
 import { environmentKey, modelKey, stageKey, versionKey } from './search-attributes';
 import { ReleaseMetric } from '../naming/metrics';
 
-/** The failure type a release ends with when it was rolled back; its message is the reason. */
-export const RolledBack = 'RolledBack';
-/** The failure type of a release that failed before anything was deployed (bad tag, invalid spec, failed build). */
-export const ReleaseFailed = 'ReleaseFailed';
-
 export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   const { model, environment, tag: version } = input;
   const ref = { model, environment };
@@ -166,7 +161,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       updates[action],
       async (payload: unknown) => {
         const parsed = parseOperatorRequest(payload);
-        if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.why, 'MalformedRequest');
+        if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.why, FailureType.MalformedRequest);
         const entry = apply(action, parsed.request);
         if (action === 'approve' && patched(PATCH_APPROVAL_ANSWERED_AFTER_EFFECT)) {
           // Answer only once the approval took effect: an abort that lands at the same moment
@@ -176,7 +171,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
           if (approvalTakenFor < step) {
             entry.accepted = false;
             entry.note = abort ? `aborted by ${abort.who} before the approval took effect` : `the release is ${status.outcome ?? status.stage}`;
-            throw ApplicationFailure.nonRetryable(`${entry.note}; the release rolls back`, 'Refused');
+            throw ApplicationFailure.nonRetryable(`${entry.note}; the release rolls back`, FailureType.Refused);
           }
         }
         return entry;
@@ -302,7 +297,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     await CancellationScope.nonCancellable(() => rollBack(reason.message));
     countOutcome(status.outcome ?? 'failed');
     if (status.outcome === 'rolled-back') metricMeter.createCounter(ReleaseMetric.rollbacks, undefined, 'Releases rolled back, by cause').add(1, { ...tags, cause: reason.type });
-    throw ApplicationFailure.create({ message: reason.message, type: status.outcome === 'failed' ? ReleaseFailed : RolledBack, nonRetryable: true, details: [status] });
+    throw ApplicationFailure.create({ message: reason.message, type: status.outcome === 'failed' ? FailureType.ReleaseFailed : FailureType.RolledBack, nonRetryable: true, details: [status] });
   }
 
   status.outcome = 'promoted';
@@ -344,7 +339,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
             ? (await condition(approved), true)
             : await condition(approved, step.timeoutMs, { summary: `approval of ${version} (timeout ${formatMs(step.timeoutMs)})` });
         status.waitingFor = undefined;
-        if (!ok) throw ApplicationFailure.nonRetryable(`no approval within ${formatMs(step.timeoutMs!)}`, 'ApprovalTimeout');
+        if (!ok) throw ApplicationFailure.nonRetryable(`no approval within ${formatMs(step.timeoutMs!)}`, FailureType.ApprovalTimeout);
         // An abort in the same instant wins: the scope is cancelled and the next await throws.
         if (!abort) approvalTakenFor = index;
         const by = status.actions.filter((a) => a.accepted && (a.action === 'approve' || a.action === 'promote')).at(-1);
@@ -483,14 +478,14 @@ function formatWeights(weights: Record<string, number>): string {
 /** The recorded reason for a rollback: who aborted, or which failure, with its type. */
 function describeFailure(err: unknown, abort: OperatorRequest | undefined): { message: string; type: string } {
   if (abort && isCancellation(err)) {
-    return { message: `aborted by ${abort.who}${abort.text ? `: ${abort.text}` : ''}`, type: 'Aborted' };
+    return { message: `aborted by ${abort.who}${abort.text ? `: ${abort.text}` : ''}`, type: FailureType.Aborted };
   }
-  if (isCancellation(err)) return { message: 'the release workflow was cancelled', type: 'Cancelled' };
+  if (isCancellation(err)) return { message: 'the release workflow was cancelled', type: FailureType.Cancelled };
   let failure: unknown = err;
   // Activity failures wrap the ApplicationFailure thrown by the activity.
   while (failure && typeof failure === 'object' && 'cause' in failure && (failure as { cause?: unknown }).cause && !(failure instanceof ApplicationFailure)) {
     failure = (failure as { cause: unknown }).cause;
   }
-  if (failure instanceof ApplicationFailure) return { message: failure.message, type: failure.type ?? 'Error' };
-  return { message: err instanceof Error ? err.message : String(err), type: 'Error' };
+  if (failure instanceof ApplicationFailure) return { message: failure.message, type: failure.type ?? FailureType.Unclassified };
+  return { message: err instanceof Error ? err.message : String(err), type: FailureType.Unclassified };
 }

@@ -81,8 +81,8 @@ function conflictManagers(error: unknown): Map<string, string[]> {
 
 /** Failure types that replace DeployFailed for a 409 conflict or a 400/422 refusal (the routers use InvalidTraffic). */
 export interface KubeFailureTypes {
-  conflict?: string;
-  invalid?: string;
+  conflict?: FailureType;
+  invalid?: FailureType;
 }
 
 /**

@@ -9,7 +9,7 @@ import { FailureType } from '../../errors';
 import { KubeAnnotation, KubeLabel, MANAGED_BY, isQuantity, labelValue, selectorLabels, workloadName } from '../../naming/kubernetes';
 import { imageReference } from '../../naming/image';
 import { durationMs } from '../../shared/duration';
-import { MAX_REPLICAS } from '../../model-spec/limits';
+import { MAX_PORT, MAX_REPLICAS } from '../../model-spec/limits';
 import type { VersionWorkload } from '../target';
 
 /** Name of the model server's container in every pod. */
@@ -31,7 +31,7 @@ type WorkloadSpec = VersionWorkload['spec'] & { readyTimeout?: string };
 
 /**
  * Throws a non-retryable InvalidSpec ApplicationFailure naming the field when the workload cannot
- * be applied as it is: replicas not an integer in 0..MAX_REPLICAS, a port outside 1..65535, resources that
+ * be applied as it is: replicas not an integer in 0..MAX_REPLICAS, a port outside 1..MAX_PORT, resources that
  * are not Kubernetes quantities, a health path without a leading `/`, no image, an empty model or
  * version, a readyTimeout that is not a duration. Called before anything is sent to the cluster.
  */
@@ -43,7 +43,7 @@ export function validateWorkload(workload: VersionWorkload): void {
   if (!workload.image) problems.push('image: must not be empty');
   if (workload.digest && !/^sha256:[0-9a-f]{64}$/.test(workload.digest)) problems.push(`digest: "${workload.digest}" is not sha256:<64 hex digits>`);
   problems.push(...replicaProblems(spec.replicas));
-  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) problems.push(`port: ${spec.port} is not a port number (1-65535)`);
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > MAX_PORT) problems.push(`port: ${spec.port} is not a port number (1-${MAX_PORT})`);
   if (spec.resources.cpu !== undefined && !isQuantity(spec.resources.cpu)) problems.push(`resources.cpu: "${spec.resources.cpu}" is not a quantity such as 500m or 0.5`);
   if (spec.resources.memory !== undefined && !isQuantity(spec.resources.memory)) {
     problems.push(`resources.memory: "${spec.resources.memory}" is not a quantity such as 256Mi`);
