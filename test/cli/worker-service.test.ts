@@ -85,8 +85,16 @@ describe('tandem worker as a service', () => {
   });
 
   it('SIGTERM drains: not ready any more, then exit 0', async () => {
-    worker!.child.kill('SIGTERM');
-    assert.equal(await worker!.exited, 0, worker!.output());
-    await assert.rejects(fetch(`${health}/readyz`), 'the endpoint is closed with the worker');
+    // A worker of its own: the signal goes to the process this case started, and the other cases keep theirs.
+    const port = await freePort();
+    const own = await daemon(['worker', '--config', config, '--health-host', '127.0.0.1', '--health-port', String(port), '--log-format', 'json'], /"message":"tandem worker: ready"/, env);
+    try {
+      assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+      own.child.kill('SIGTERM');
+      assert.equal(await own.exited, 0, own.output());
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/readyz`), 'the endpoint is closed with the worker');
+    } finally {
+      if (own.child.exitCode === null && own.child.signalCode === null) own.child.kill('SIGKILL');
+    }
   });
 });
