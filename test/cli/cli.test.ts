@@ -2,7 +2,7 @@
  * The `tandem` command as CI and operators use it, run as a real process against the real dev
  * server and a worker with activity doubles: exit codes 0 / 1 / 2, --wait, --json, refusals.
  */
-import { after, before, describe, it } from 'node:test';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { createWorld, runningVersion, specs } from '../doubles/world';
 import { ensureTemporal, NAMESPACE, ROOT, startWorker, uniqueQueue, type RunningWorker } from '../helpers/temporal';
 
-const queue = uniqueQueue('cli');
-const model = queue;
+// Each case gets its own (beforeEach): a task queue, a model named after it, a worker with a fresh
+// world of doubles and a config file naming them, so no case reads what another released.
+let model: string;
 let worker: RunningWorker;
 let config: string;
 
@@ -33,8 +34,10 @@ function tandemWith(configFile: string, ...args: string[]): Promise<{ code: numb
 }
 
 describe('tandem CLI', () => {
-  before(async () => {
-    ensureTemporal();
+  before(() => ensureTemporal());
+  beforeEach(async () => {
+    const queue = uniqueQueue('cli');
+    model = queue;
     const world = createWorld({
       specs: { 'v2.0.0': specs.direct, 'v3.0.0': specs.direct, 'v4.0.0': specs.pauseForever },
       running: [runningVersion('v1.0.0')],
@@ -61,7 +64,7 @@ describe('tandem CLI', () => {
       ].join('\n'),
     );
   });
-  after(async () => worker.stop());
+  afterEach(async () => worker.stop());
 
   it('release start --wait exits 0 when promoted and streams progress', async () => {
     const r = await tandem('release', 'start', model, 'v2.0.0', '--wait');
@@ -120,6 +123,16 @@ describe('tandem CLI', () => {
   });
 
   it('status --json and history --json read finished releases', async () => {
+    assert.equal((await tandem('release', 'start', model, 'v2.0.0', '--wait')).code, 0, 'promoted');
+    assert.equal((await tandem('release', 'start', model, 'v3.0.0', '--wait')).code, 1, 'rolled back');
+    assert.equal((await tandem('release', 'start', model, 'v9.9.9', '--wait')).code, 2, 'tag not found');
+    assert.equal((await tandem('release', 'start', model, 'v4.0.0')).code, 0);
+    let waiting = '';
+    for (let i = 0; i < 50 && !waiting.includes('waiting for resume'); i++) waiting = (await tandem('release', 'status', model)).stdout;
+    assert.match(waiting, /waiting for resume/);
+    assert.equal((await tandem('release', 'abort', model, '--reason', 'done here')).code, 0);
+    assert.equal((await tandem('release', 'watch', model)).code, 1, 'aborted: rolled back');
+
     const status = JSON.parse((await tandem('release', 'status', model, '--json')).stdout);
     assert.equal(status.outcome, 'rolled-back');
     assert.equal(status.version, 'v4.0.0');
