@@ -1,7 +1,7 @@
 /**
  * The gateway's routing rules, free of I/O: how a TrafficState body is validated, how a request
  * picks a version (pinned by header, else weighted random), and how the model is read from the
- * request path. The server (server.ts) holds the table and swaps it whole on every change.
+ * request path. table.ts holds the table and swaps it whole on every change.
  */
 import { type TrafficIssue, type TrafficState, parseTrafficState as parseTrafficBody } from '../shared/traffic-state';
 
