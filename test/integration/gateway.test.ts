@@ -92,10 +92,14 @@ describe('tandem gateway', () => {
   let stateDir: string;
   let gateway: Gateway;
   const servers: Array<VersionServer & { version: string }> = [];
+  // The weighted pick's random values sweep [0, 1) evenly, 100 to a cycle, so a split is exact:
+  // a test that counts a split restarts the sweep and sends whole cycles.
+  let sweep = 0;
+  const random = (): number => ((sweep++ % 100) + 0.5) / 100;
 
   before(async () => {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
-    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, docker, log: () => undefined });
+    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, docker, log: () => undefined, random });
     for (const [version, replicas] of [['v1', 2], ['v2', 1], ['v3', 1]] as const) {
       const urls: string[] = [];
       for (let i = 0; i < replicas; i++) {
@@ -114,20 +118,20 @@ describe('tandem gateway', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  it('splits 10/90 and 50/50 by weight within ±7 points over 600 requests', async () => {
-    // 600 requests: the standard deviation of a 50% share is 2.0 points, of a 10% share 1.2 points,
-    // so ±7 points is more than 3.4 standard deviations (a false failure about once in 1,500 runs).
+  it('splits 10/90 and 50/50 by weight exactly over a sweep of the random value', async () => {
     const put = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 10, v2: 90 }, pinned: [] });
     assert.equal(put.status, 200, JSON.stringify(put.json));
-    let served = await servedBy(`${gateway.url}/${model}/predict`, 600);
+    sweep = 0;
+    let served = await servedBy(`${gateway.url}/${model}/predict`, 200);
     assert.equal(served.filter((s) => !s.startsWith('200:')).length, 0, 'every request answered 200');
-    assert.ok(Math.abs(share(served, 'v1') - 10) <= 7, `v1 got ${share(served, 'v1')}%`);
-    assert.ok(Math.abs(share(served, 'v2') - 90) <= 7, `v2 got ${share(served, 'v2')}%`);
+    assert.equal(share(served, 'v1'), 10);
+    assert.equal(share(served, 'v2'), 90);
 
     await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 50, v2: 50 }, pinned: [] });
-    served = await servedBy(`${gateway.url}/${model}/predict`, 600);
-    assert.ok(Math.abs(share(served, 'v1') - 50) <= 7, `v1 got ${share(served, 'v1')}%`);
-    assert.ok(Math.abs(share(served, 'v2') - 50) <= 7, `v2 got ${share(served, 'v2')}%`);
+    sweep = 0;
+    served = await servedBy(`${gateway.url}/${model}/predict`, 200);
+    assert.equal(share(served, 'v1'), 50);
+    assert.equal(share(served, 'v2'), 50);
   });
 
   it('strips the model prefix and uses every replica of a version in turn', async () => {
