@@ -283,6 +283,7 @@ describe('tandem gateway', () => {
   });
 
   it('answers 404 to every admin route on the traffic port, with or without the token', async () => {
+    assert.equal((await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v2: 100 }, pinned: [] })).status, 200);
     for (const route of ['healthz', 'models', `models/${model}/traffic`]) {
       const response = await fetch(`${gateway.url}/_tandem/${route}`, { headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(response.status, 404, route);
