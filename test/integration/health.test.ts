@@ -179,8 +179,30 @@ describe('health verification and analysis of real versions', () => {
       new GatewayAnalyzer(gateway.adminUrl, { tokenFile }).readSnapshot(MODEL, 'v1.0.0'),
       (error: Error) => error.message.includes(`refused the token in ${tokenFile}`) && !error.message.includes('not-the-token'),
     );
-    const snapshot = await new GatewayAnalyzer(gateway.adminUrl, { token: 'health-test' }).readSnapshot(MODEL, 'v1.0.0');
-    assert.ok((snapshot.byCode['200'] ?? 0) > 0, JSON.stringify(snapshot.byCode));
+    // Traffic of its own to v1.0.0, so the snapshot has requests to show.
+    const put = await fetch(`${gateway.adminUrl}/_tandem/models/${MODEL}/traffic`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer health-test' },
+      body: JSON.stringify({ weights: { 'v1.0.0': 100 }, pinned: [] }),
+    });
+    assert.equal(put.status, 200, await put.text());
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${gateway.url}/${MODEL}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ amount: 40, country_risk: 0.1, velocity: 1, new_device: 0 }),
+      });
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+    }
+    const analyzer = new GatewayAnalyzer(gateway.adminUrl, { token: 'health-test' });
+    // Counters are updated when each response closes: read until they are in (bounded).
+    let snapshot = await analyzer.readSnapshot(MODEL, 'v1.0.0');
+    for (let i = 0; i < 50 && (snapshot.byCode['200'] ?? 0) < 5; i++) {
+      await sleep(100);
+      snapshot = await analyzer.readSnapshot(MODEL, 'v1.0.0');
+    }
+    assert.ok((snapshot.byCode['200'] ?? 0) >= 5, JSON.stringify(snapshot.byCode));
     assert.equal(snapshot.buckets.at(-1)?.le, Infinity);
   });
 });
