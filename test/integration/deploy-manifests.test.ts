@@ -157,8 +157,6 @@ function permissions(rules: Array<{ apiGroups?: string[]; resources?: string[]; 
 describe('deploy/ Kubernetes manifests on a real control plane', () => {
   let kc: k8s.KubeConfig;
   let core: k8s.CoreV1Api;
-  let worker: k8s.KubeConfig;
-  let workerKubeconfig: string;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tandem-deploy-'));
 
   before(async () => {
@@ -293,12 +291,7 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
   });
 
   it("gives the worker's ServiceAccount exactly the Role's permissions in the models' namespace and none in its own", async () => {
-    // For real: the ServiceAccount, and deploy/rbac.yaml in the models' namespace.
-    for (const m of manifests.filter((m) => m.file === 'deploy/rbac.yaml' || m.object === workerAccount)) {
-      const answer = await apply(kc, relocated(m), false);
-      assert.ok([200, 201].includes(answer.status), `${m.file} ${m.object.kind}: ${JSON.stringify(answer.body)}`);
-    }
-    ({ worker, path: workerKubeconfig } = await serviceAccountKubeConfig());
+    const { worker } = await workerIdentity();
     const rules = async (namespace: string) => {
       const review = await worker.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectRulesReview({ body: { spec: { namespace } } });
       assert.equal(review.status!.incomplete, false);
@@ -322,7 +315,7 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
   });
 
   it("starts the worker's environments and Temporal connection from the Deployment's settings", async () => {
-    assert.ok(worker, 'runs after the RBAC test');
+    const { path: workerKubeconfig } = await workerIdentity();
     // The Deployment's environment, with stand-ins for Secret values and the mounted files.
     const secretFiles = new Map<string, string>();
     for (const volume of pod.volumes!.filter((v) => v.secret)) {
@@ -369,6 +362,18 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
       Object.assign(process.env, saved);
     }
   });
+
+  /**
+   * For real (server-side apply, so each case that needs them can apply them again): the worker's
+   * ServiceAccount and deploy/rbac.yaml in the models' namespace; then a kubeconfig as that account.
+   */
+  async function workerIdentity(): Promise<{ worker: k8s.KubeConfig; path: string }> {
+    for (const m of manifests.filter((m) => m.file === 'deploy/rbac.yaml' || m.object === workerAccount)) {
+      const answer = await apply(kc, relocated(m), false);
+      assert.ok([200, 201].includes(answer.status), `${m.file} ${m.object.kind}: ${JSON.stringify(answer.body)}`);
+    }
+    return serviceAccountKubeConfig();
+  }
 
   /** A kubeconfig file authenticating as the worker's ServiceAccount with a TokenRequest token. */
   async function serviceAccountKubeConfig(): Promise<{ worker: k8s.KubeConfig; path: string }> {
