@@ -26,13 +26,14 @@ const SILENT_IMAGE = 'tandem-test/silent:1';
 const QUIET_CRASH_IMAGE = 'tandem-test/crash-quiet:1';
 
 function workload(version: string, overrides: Partial<VersionWorkload> & { replicas?: number; healthPath?: string } = {}): VersionWorkload {
+  const model = overrides.model ?? MODEL;
   return {
-    model: MODEL,
+    model,
     version,
     commit: `commit-of-${version}`,
     image: IMAGE(version),
     digest: '',
-    releaseId: `release/test/${MODEL}/${version}`,
+    releaseId: `release/test/${model}/${version}`,
     spec: {
       port: 8080,
       replicas: overrides.replicas ?? 2,
@@ -43,8 +44,8 @@ function workload(version: string, overrides: Partial<VersionWorkload> & { repli
   };
 }
 
-async function containerIds(version?: string): Promise<string[]> {
-  const label = [`tandem.model=${MODEL}`, ...(version ? [`tandem.version=${version}`] : [])];
+async function containerIds(version?: string, model = MODEL): Promise<string[]> {
+  const label = [`tandem.model=${model}`, ...(version ? [`tandem.version=${version}`] : [])];
   return (await docker.listContainers({ all: true, filters: { label } })).map((c) => c.Id).sort();
 }
 
@@ -59,6 +60,19 @@ function buildExample(repo: string, tag: string): void {
 describe('DockerTarget on the real Docker engine', () => {
   const target = new DockerTarget(docker, { network: NETWORK, pollIntervalMs: 200 });
   let repoDir: string;
+  /** MODEL and each model a case made for itself (removed after the tests). */
+  const models = [MODEL];
+
+  /** A model of the case's own with `versions` deployed (2 replicas each, ready), so no case relies on another's containers. */
+  async function deployed(...versions: string[]): Promise<string> {
+    const model = `${MODEL}-${models.length}`;
+    models.push(model);
+    for (const version of versions) {
+      await target.apply(workload(version, { model }));
+      await target.waitReady(model, version, 60_000, () => undefined);
+    }
+    return model;
+  }
 
   before(async () => {
     repoDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-example-'));
@@ -73,7 +87,7 @@ describe('DockerTarget on the real Docker engine', () => {
   });
 
   after(async () => {
-    for (const id of await containerIds()) await docker.getContainer(id).remove({ force: true });
+    for (const model of models) for (const id of await containerIds(undefined, model)) await docker.getContainer(id).remove({ force: true });
     await rm(repoDir, { recursive: true, force: true });
   });
 
@@ -115,54 +129,57 @@ describe('DockerTarget on the real Docker engine', () => {
   });
 
   it('applies idempotently: the same workload twice keeps the same containers', async () => {
-    const before = await containerIds('v1.0.0');
-    await target.apply(workload('v1.0.0'));
-    assert.deepEqual(await containerIds('v1.0.0'), before);
+    const model = await deployed('v1.0.0');
+    const before = await containerIds('v1.0.0', model);
+    assert.equal(before.length, 2);
+    await target.apply(workload('v1.0.0', { model }));
+    assert.deepEqual(await containerIds('v1.0.0', model), before);
     // A different image for the same version replaces its containers.
-    await target.apply(workload('v1.0.0', { image: IMAGE('v1.1.0') }));
-    const replaced = await containerIds('v1.0.0');
+    await target.apply(workload('v1.0.0', { model, image: IMAGE('v1.1.0') }));
+    const replaced = await containerIds('v1.0.0', model);
     assert.equal(replaced.length, 2);
     assert.ok(replaced.every((id) => !before.includes(id)));
-    await target.apply(workload('v1.0.0'));
-    await target.waitReady(MODEL, 'v1.0.0', 60_000, () => undefined);
   });
 
   it('scales a version up, down, to zero and back', async () => {
-    await target.scale(MODEL, 'v1.1.0', 3);
-    assert.equal((await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined)).readyReplicas, 3);
-    await target.scale(MODEL, 'v1.1.0', 1);
-    assert.equal((await target.list(MODEL)).find((v) => v.version === 'v1.1.0')?.replicas, 1);
-    await target.scale(MODEL, 'v1.1.0', 0);
-    await target.scale(MODEL, 'v1.1.0', 0); // idempotent
-    const scaledDown = (await target.list(MODEL)).find((v) => v.version === 'v1.1.0');
+    const model = await deployed('v1.1.0');
+    await target.scale(model, 'v1.1.0', 3);
+    assert.equal((await target.waitReady(model, 'v1.1.0', 60_000, () => undefined)).readyReplicas, 3);
+    await target.scale(model, 'v1.1.0', 1);
+    assert.equal((await target.list(model)).find((v) => v.version === 'v1.1.0')?.replicas, 1);
+    await target.scale(model, 'v1.1.0', 0);
+    await target.scale(model, 'v1.1.0', 0); // idempotent
+    const scaledDown = (await target.list(model)).find((v) => v.version === 'v1.1.0');
     assert.equal(scaledDown?.replicas, 0, 'a version scaled to 0 is still listed, with no running replica');
-    await assert.rejects(target.endpoint(MODEL, 'v1.1.0'), { type: 'VersionNotRunning' });
-    await target.scale(MODEL, 'v1.1.0', 2);
-    assert.equal((await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined)).readyReplicas, 2);
+    await assert.rejects(target.endpoint(model, 'v1.1.0'), { type: 'VersionNotRunning' });
+    await target.scale(model, 'v1.1.0', 2);
+    assert.equal((await target.waitReady(model, 'v1.1.0', 60_000, () => undefined)).readyReplicas, 2);
   });
 
   it('keeps a version scaled to 0 stopped across engine restarts, and serves it again when scaled up', async () => {
-    const policy = async () => (await docker.getContainer(`tandem-${MODEL}_v1.1.0_0`).inspect()).HostConfig.RestartPolicy?.Name;
-    await target.scale(MODEL, 'v1.1.0', 0);
+    const model = await deployed('v1.1.0');
+    const policy = async () => (await docker.getContainer(`tandem-${model}_v1.1.0_0`).inspect()).HostConfig.RestartPolicy?.Name;
+    await target.scale(model, 'v1.1.0', 0);
     assert.equal(await policy(), 'no', 'an engine that restarts must not start a version scaled to 0');
-    await target.scale(MODEL, 'v1.1.0', 2);
+    await target.scale(model, 'v1.1.0', 2);
     assert.equal(await policy(), 'always');
-    await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined);
+    await target.waitReady(model, 'v1.1.0', 60_000, () => undefined);
   });
 
   it('scale brings back replicas that exited or were removed behind its back', async () => {
-    const [first, second] = await containerIds('v1.1.0');
+    const model = await deployed('v1.1.0');
+    const [first, second] = await containerIds('v1.1.0', model);
     await docker.getContainer(first!).stop({ t: 1 });
     await docker.getContainer(second!).remove({ force: true });
-    const lost = (await target.list(MODEL)).find((v) => v.version === 'v1.1.0');
+    const lost = (await target.list(model)).find((v) => v.version === 'v1.1.0');
     assert.deepEqual([lost?.replicas, lost?.readyReplicas], [0, 0]);
 
-    await target.scale(MODEL, 'v1.1.0', 2);
-    assert.deepEqual(await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined), { version: 'v1.1.0', replicas: 2, readyReplicas: 2 });
-    const back = (await target.list(MODEL)).find((v) => v.version === 'v1.1.0');
+    await target.scale(model, 'v1.1.0', 2);
+    assert.deepEqual(await target.waitReady(model, 'v1.1.0', 60_000, () => undefined), { version: 'v1.1.0', replicas: 2, readyReplicas: 2 });
+    const back = (await target.list(model)).find((v) => v.version === 'v1.1.0');
     assert.deepEqual([back?.replicas, back?.readyReplicas], [2, 2]);
-    assert.ok((await containerIds('v1.1.0')).includes(first!), 'the exited replica is started again, not replaced');
-    for (const id of await containerIds('v1.1.0')) {
+    assert.ok((await containerIds('v1.1.0', model)).includes(first!), 'the exited replica is started again, not replaced');
+    for (const id of await containerIds('v1.1.0', model)) {
       const info = await docker.getContainer(id).inspect();
       assert.equal(info.HostConfig.RestartPolicy?.Name, 'always');
       assert.equal(info.Config.Labels['tandem.commit'], 'commit-of-v1.1.0', 'a recreated replica carries the recorded definition');
@@ -259,11 +276,13 @@ describe('DockerTarget on the real Docker engine', () => {
   });
 
   it('removes every container of each version, leaving nothing labelled with the model', async () => {
+    const model = await deployed('v1.0.0', 'v1.1.0');
+    assert.equal((await containerIds(undefined, model)).length, 4);
     for (const version of ['v1.0.0', 'v1.1.0']) {
-      await target.remove(MODEL, version);
-      await target.remove(MODEL, version); // a missing version is not an error
+      await target.remove(model, version);
+      await target.remove(model, version); // a missing version is not an error
     }
-    assert.deepEqual(await containerIds(), []);
-    assert.deepEqual(await target.list(MODEL), []);
+    assert.deepEqual(await containerIds(undefined, model), []);
+    assert.deepEqual(await target.list(model), []);
   });
 });
