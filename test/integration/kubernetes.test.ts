@@ -31,14 +31,14 @@ const MODEL = 'fraud-detector';
 const GATEWAY = 'tandem-test-gateway';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
-function workload(version: string, overrides: Partial<VersionWorkload['spec']> & { readyTimeout?: string } = {}): VersionWorkload {
+function workload(version: string, overrides: Partial<VersionWorkload['spec']> & { readyTimeout?: string } = {}, model = MODEL): VersionWorkload {
   return {
-    model: MODEL,
+    model,
     version,
     commit: `c0ffee${version.replace(/\W/g, '')}`,
-    image: `127.0.0.1:5000/${MODEL}:${version}`,
+    image: `127.0.0.1:5000/${model}:${version}`,
     digest: DIGEST,
-    releaseId: `release/test/${MODEL}/${version}`,
+    releaseId: `release/test/${model}/${version}`,
     spec: { port: 8080, replicas: 2, resources: { cpu: '100m', memory: '64Mi' }, health: { path: '/healthz', timeout: '2s' }, ...overrides },
   };
 }
@@ -79,8 +79,16 @@ describe('Kubernetes target and routers on a real control plane', () => {
     for (const name of [NS, RBAC_NS]) await core.deleteNamespace({ name }).catch(() => undefined);
   });
 
-  async function deployment(version: string, namespace = NS): Promise<k8s.V1Deployment> {
-    return apps.readNamespacedDeployment({ name: workloadName(MODEL, version), namespace });
+  async function deployment(version: string, namespace = NS, model = MODEL): Promise<k8s.V1Deployment> {
+    return apps.readNamespacedDeployment({ name: workloadName(model, version), namespace });
+  }
+
+  /** Deploys `versions` (2 replicas each) of a model of the case's own and waits until they are ready, so no case relies on what another deployed. */
+  async function deployed(model: string, ...versions: string[]): Promise<void> {
+    for (const version of versions) {
+      await target.apply(workload(version, {}, model));
+      await target.waitReady(model, version, 60_000, () => undefined);
+    }
   }
 
   it('deploys v1.0.0 and v1.1.0 side by side through the real controllers and lists both', async () => {
@@ -120,12 +128,14 @@ describe('Kubernetes target and routers on a real control plane', () => {
   });
 
   it('applying the same version again changes nothing', async () => {
-    const before = await deployment('v1.0.0');
-    const service = await core.readNamespacedService({ name: workloadName(MODEL, 'v1.0.0'), namespace: NS });
-    await target.apply(workload('v1.0.0'));
-    await target.apply(workload('v1.0.0'));
-    assert.equal((await deployment('v1.0.0')).metadata?.resourceVersion, before.metadata?.resourceVersion);
-    const again = await core.readNamespacedService({ name: workloadName(MODEL, 'v1.0.0'), namespace: NS });
+    const model = `same-${RUN}`;
+    await deployed(model, 'v1.0.0');
+    const before = await deployment('v1.0.0', NS, model);
+    const service = await core.readNamespacedService({ name: workloadName(model, 'v1.0.0'), namespace: NS });
+    await target.apply(workload('v1.0.0', {}, model));
+    await target.apply(workload('v1.0.0', {}, model));
+    assert.equal((await deployment('v1.0.0', NS, model)).metadata?.resourceVersion, before.metadata?.resourceVersion);
+    const again = await core.readNamespacedService({ name: workloadName(model, 'v1.0.0'), namespace: NS });
     assert.equal(again.metadata?.resourceVersion, service.metadata?.resourceVersion);
   });
 
@@ -202,22 +212,26 @@ describe('Kubernetes target and routers on a real control plane', () => {
   });
 
   it('scales a version to 0 and back, keeping its definition', async () => {
-    await target.scale(MODEL, 'v1.1.0', 0);
-    await eventually('v1.1.0 at 0 replicas', async () => ((await target.list(MODEL)).find((v) => v.version === 'v1.1.0')?.replicas === 0 ? true : undefined));
-    await failure(target.endpoint(MODEL, 'v1.1.0'), FailureType.VersionNotRunning);
-    await failure(target.waitReady(MODEL, 'v1.1.0', 10_000, () => undefined), FailureType.DeployFailed);
-    await target.scale(MODEL, 'v1.1.0', 2);
-    assert.deepEqual(await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined), { version: 'v1.1.0', replicas: 2, readyReplicas: 2 });
-    await target.scale(MODEL, 'v-never-deployed', 0);
-    await failure(target.scale(MODEL, 'v-never-deployed', 1), FailureType.VersionNotRunning);
+    const model = `scale-${RUN}`;
+    await deployed(model, 'v1.1.0');
+    await target.scale(model, 'v1.1.0', 0);
+    await eventually('v1.1.0 at 0 replicas', async () => ((await target.list(model)).find((v) => v.version === 'v1.1.0')?.replicas === 0 ? true : undefined));
+    await failure(target.endpoint(model, 'v1.1.0'), FailureType.VersionNotRunning);
+    await failure(target.waitReady(model, 'v1.1.0', 10_000, () => undefined), FailureType.DeployFailed);
+    await target.scale(model, 'v1.1.0', 2);
+    assert.deepEqual(await target.waitReady(model, 'v1.1.0', 60_000, () => undefined), { version: 'v1.1.0', replicas: 2, readyReplicas: 2 });
+    await target.scale(model, 'v-never-deployed', 0);
+    await failure(target.scale(model, 'v-never-deployed', 1), FailureType.VersionNotRunning);
   });
 
   it('routes by Gateway API: weighted default rule and per-version header rules, read back from the HTTPRoute', async () => {
+    const model = `route-${RUN}`;
+    await deployed(model, 'v1.0.0', 'v1.1.0');
     const router = new GatewayApiRouter(kc, { namespace: NS, gateway: GATEWAY });
     const state = { weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: ['v1.1.0'], stable: 'v1.0.0' };
-    await router.setState(MODEL, state);
-    assert.deepEqual(await router.getState(MODEL), state);
-    const route = (await custom.getNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes', name: MODEL })) as {
+    await router.setState(model, state);
+    assert.deepEqual(await router.getState(model), state);
+    const route = (await custom.getNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes', name: model })) as {
       metadata: { resourceVersion: string; annotations: Record<string, string> };
       spec: { parentRefs: Array<{ name: string }>; rules: Array<{ matches: Array<{ headers?: Array<{ name: string; value: string }> }>; backendRefs: Array<{ name: string; port: number; weight: number }> }> };
     };
@@ -227,21 +241,21 @@ describe('Kubernetes target and routers on a real control plane', () => {
     assert.deepEqual(
       route.spec.rules[1]!.backendRefs.map((b) => [b.name, b.port, b.weight]),
       [
-        ['fraud-detector-v1-0-0', 8080, 90],
-        ['fraud-detector-v1-1-0', 8080, 10],
+        [workloadName(model, 'v1.0.0'), 8080, 90],
+        [workloadName(model, 'v1.1.0'), 8080, 10],
       ],
     );
-    await router.setState(MODEL, state);
-    const again = (await custom.getNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes', name: MODEL })) as typeof route;
+    await router.setState(model, state);
+    const again = (await custom.getNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes', name: model })) as typeof route;
     assert.equal(again.metadata.resourceVersion, route.metadata.resourceVersion, 'the same state twice changes nothing');
 
-    await router.setState(MODEL, { weights: { 'v1.1.0': 100 }, pinned: [], stable: 'v1.1.0' });
-    assert.deepEqual(await router.getState(MODEL), { weights: { 'v1.1.0': 100 }, pinned: [], stable: 'v1.1.0' });
-    await failure(router.setState(MODEL, { weights: { 'v1.0.0': 50, 'v1.1.0': 40 }, pinned: [] }), 'InvalidTraffic');
-    await failure(router.setState(MODEL, { weights: { 'v7.0.0': 100 }, pinned: [] }), FailureType.VersionNotRunning);
-    await router.remove(MODEL);
-    await router.remove(MODEL);
-    assert.deepEqual(await router.getState(MODEL), { weights: {}, pinned: [] });
+    await router.setState(model, { weights: { 'v1.1.0': 100 }, pinned: [], stable: 'v1.1.0' });
+    assert.deepEqual(await router.getState(model), { weights: { 'v1.1.0': 100 }, pinned: [], stable: 'v1.1.0' });
+    await failure(router.setState(model, { weights: { 'v1.0.0': 50, 'v1.1.0': 40 }, pinned: [] }), 'InvalidTraffic');
+    await failure(router.setState(model, { weights: { 'v7.0.0': 100 }, pinned: [] }), FailureType.VersionNotRunning);
+    await router.remove(model);
+    await router.remove(model);
+    assert.deepEqual(await router.getState(model), { weights: {}, pinned: [] });
   });
 
   it('approximates weights by replica counts behind one Service per model', async () => {
@@ -275,21 +289,22 @@ describe('Kubernetes target and routers on a real control plane', () => {
     assert.throws(() => buildEnvironments(config({ router: 'gateway' }), os.tmpdir()), /gateway-api or replica-ratio/);
     assert.throws(() => buildEnvironments(config({ router: 'replica-ratio' }, { context: 'nope' }), os.tmpdir()), /context "nope"/);
 
-    await target.waitReady(MODEL, 'v1.0.0', 60_000, () => undefined);
+    const model = `wired-${RUN}`;
+    await deployed(model, 'v1.0.0', 'v1.1.0');
     const activities = createEnvironmentActivities(envs, () => Promise.reject(new Error('no health checks here')));
-    const state = await activities.setTraffic({ model: MODEL, environment: 'k8s', weights: { 'v1.0.0': 80, 'v1.1.0': 20 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
+    const state = await activities.setTraffic({ model, environment: 'k8s', weights: { 'v1.0.0': 80, 'v1.1.0': 20 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
     assert.deepEqual(state, { weights: { 'v1.0.0': 80, 'v1.1.0': 20 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
-    const described = await activities.describeModel({ model: MODEL, environment: 'k8s' });
+    const described = await activities.describeModel({ model, environment: 'k8s' });
     assert.deepEqual(described.running.map((v) => v.version), ['v1.0.0', 'v1.1.0']);
     assert.deepEqual(described.traffic, state);
     const analysis = await envs.k8s!.analyzer.analyze(
-      { model: MODEL, environment: 'k8s', version: 'v1.1.0', rule: { maxErrorRate: 0.05, minRequests: 1 }, windowMs: 1000 },
+      { model, environment: 'k8s', version: 'v1.1.0', rule: { maxErrorRate: 0.05, minRequests: 1 }, windowMs: 1000 },
       () => undefined,
       new AbortController().signal,
     );
     assert.equal(analysis.outcome, 'inconclusive');
     assert.match(analysis.detail, /no metrics source/);
-    await envs.k8s!.router.remove(MODEL);
+    await envs.k8s!.router.remove(model);
   });
 
   it('treats an unreachable API server as retryable', async () => {
@@ -361,13 +376,15 @@ describe('Kubernetes target and routers on a real control plane', () => {
   });
 
   it('removes everything a version owns; a missing version is fine', async () => {
+    const model = `remove-${RUN}`;
+    await deployed(model, 'v1.0.0', 'v1.1.0');
     const router = new GatewayApiRouter(kc, { namespace: NS, gateway: GATEWAY });
-    await router.setState(MODEL, { weights: { 'v1.0.0': 100 }, pinned: [] });
-    for (const version of ['v1.0.0', 'v1.1.0']) await target.remove(MODEL, version);
-    await router.remove(MODEL);
-    await target.remove(MODEL, 'v1.0.0');
-    assert.deepEqual(await target.list(MODEL), []);
-    const selector = `tandem.dev/model=${MODEL}`;
+    await router.setState(model, { weights: { 'v1.0.0': 100 }, pinned: [] });
+    for (const version of ['v1.0.0', 'v1.1.0']) await target.remove(model, version);
+    await router.remove(model);
+    await target.remove(model, 'v1.0.0');
+    assert.deepEqual(await target.list(model), []);
+    const selector = `tandem.dev/model=${model}`;
     await eventually('no pods, ReplicaSets, Services or routes of the model', async () => {
       const [pods, sets, services, deployments] = await Promise.all([
         core.listNamespacedPod({ namespace: NS, labelSelector: selector }),
@@ -375,8 +392,8 @@ describe('Kubernetes target and routers on a real control plane', () => {
         core.listNamespacedService({ namespace: NS, labelSelector: selector }),
         apps.listNamespacedDeployment({ namespace: NS, labelSelector: selector }),
       ]);
-      const routes = (await custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes' })) as { items: unknown[] };
-      const left = pods.items.length + sets.items.length + services.items.length + deployments.items.length + routes.items.length;
+      const routes = (await custom.listNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace: NS, plural: 'httproutes' })) as { items: { metadata: { name: string } }[] };
+      const left = pods.items.length + sets.items.length + services.items.length + deployments.items.length + routes.items.filter((r) => r.metadata.name === model).length;
       return left === 0 ? true : undefined;
     });
   });
