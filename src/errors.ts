@@ -31,8 +31,6 @@ export const FailureType = {
   Aborted: 'Aborted',
   /** the release workflow was cancelled without an abort request */
   Cancelled: 'Cancelled',
-  /** a failure that carried no type (not an ApplicationFailure) */
-  Unclassified: 'Error',
 
   // What a release ends with: its record's outcome, the original failure's type in its status.
   /** the release was rolled back; the message is the reason */
@@ -41,6 +39,13 @@ export const FailureType = {
   ReleaseFailed: 'ReleaseFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/**
+ * What a release records as its failure type when the failure carried none (not an
+ * ApplicationFailure). Kept out of FailureType on purpose: activity retry policies list every
+ * FailureType as non-retryable, and a plain Error's type is "Error" too, so it must stay retryable.
+ */
+export const UNTYPED_FAILURE = 'Error';
 
 /** The failure types that mean a release failed because of its input (the CLI exits 2 for them). */
 export const BAD_INPUT_FAILURES: ReadonlySet<string> = new Set<FailureType>([

@@ -18,7 +18,7 @@ import {
   setCurrentDetails,
 } from '@temporalio/workflow';
 import type { ModelState, ReleaseActivities, TrafficState } from '../activities/types';
-import { FailureType } from '../errors';
+import { FailureType, UNTYPED_FAILURE } from '../errors';
 import { describeStep, formatMs, rolloutPlan, type PlanStep } from '../rollout/plan';
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
 import type { Spec } from '../model-spec/schema';
@@ -486,6 +486,6 @@ function describeFailure(err: unknown, abort: OperatorRequest | undefined): { me
   while (failure && typeof failure === 'object' && 'cause' in failure && (failure as { cause?: unknown }).cause && !(failure instanceof ApplicationFailure)) {
     failure = (failure as { cause: unknown }).cause;
   }
-  if (failure instanceof ApplicationFailure) return { message: failure.message, type: failure.type ?? FailureType.Unclassified };
-  return { message: err instanceof Error ? err.message : String(err), type: FailureType.Unclassified };
+  if (failure instanceof ApplicationFailure) return { message: failure.message, type: failure.type ?? UNTYPED_FAILURE };
+  return { message: err instanceof Error ? err.message : String(err), type: UNTYPED_FAILURE };
 }
