@@ -16,6 +16,8 @@ export type EngineMessage = Record<string, unknown>;
  * Every message of a JSON-lines engine stream, read with `modem.followProgress`, each also passed
  * to `onMessage` as it arrives. Rejects with the stream's transport error. When `signal` aborts,
  * the stream is destroyed and the promise rejects with the signal's reason.
+ * followProgress JSON.parses each line itself: fine, because only a 2xx engine answer (always
+ * JSON lines) is ever handed to it; error answers are rejected by the modem before.
  */
 export function followStream(docker: Docker, stream: NodeJS.ReadableStream, onMessage?: (message: EngineMessage) => void, signal?: AbortSignal): Promise<EngineMessage[]> {
   return new Promise((resolve, reject) => {
