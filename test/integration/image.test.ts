@@ -156,11 +156,12 @@ describe('buildImage against the real Docker engine and registry', () => {
     rmSync(exampleDir, { recursive: true, force: true });
   });
 
-  describe('v1.0.0', () => {
+  // One story: the skip needs the build before it, and the served image is that build.
+  it('v1.0.0: built and pushed, then found in the registry, then served', async (t) => {
     const m = model('good');
     let first: BuiltImage;
 
-    it('builds and pushes both tags, and returns the digest the registry serves', async (t) => {
+    await t.test('builds and pushes both tags, and returns the digest the registry serves', async (t) => {
       const heartbeats: BuildProgress[] = [];
       const started = Date.now();
       first = await buildImage(input(m, 'v1.0.0'), (d) => heartbeats.push(d));
@@ -186,7 +187,7 @@ describe('buildImage against the real Docker engine and registry', () => {
       assert.equal(labels['tandem.release'], `release-${m}-v1.0.0`);
     });
 
-    it('skips the build for a commit the registry already holds, and tags the new version name', async (t) => {
+    await t.test('skips the build for a commit the registry already holds, and tags the new version name', async (t) => {
       const started = Date.now();
       const again = await buildImage(input(m, 'v1.0.0'));
       t.diagnostic(`skipped build of v1.0.0: ${Date.now() - started} ms`);
@@ -198,7 +199,7 @@ describe('buildImage against the real Docker engine and registry', () => {
       assert.equal(await registry.manifestDigest(m, 'v1.0.0-rc.2'), first.digest);
     });
 
-    it('makes an image that serves predictions and metrics from the commit files only', async () => {
+    await t.test('makes an image that serves predictions and metrics from the commit files only', async () => {
       const server = await serve(first.image);
       try {
         const health = await httpJson(`${server.url}/healthz`);
