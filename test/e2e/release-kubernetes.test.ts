@@ -120,77 +120,81 @@ describe('release on a real Kubernetes control plane (KWOK nodes, Gateway API)',
     await core?.deleteNamespace({ name: NS }).catch(() => undefined);
   });
 
-  it('given v1.0.0 stable with all traffic, put in place with the adapters', async () => {
-    const spec = specSchema.parse(parseYaml(readFileSync(path.join(ROOT, 'examples/fraud-detector/tandem.yaml'), 'utf8')));
-    const commit = (await simpleGit(repo).revparse(['v1.0.0^{commit}'])).trim();
-    await target.apply({
-      model: MODEL,
-      version: 'v1.0.0',
-      commit,
-      image: `127.0.0.1:5000/${MODEL}:v1.0.0`,
-      digest: `sha256:${'ab'.repeat(32)}`,
-      releaseId: `e2e/${MODEL}/v1.0.0`,
-      spec,
+  // Given, then when: the candidate's rollback is judged against the stable version the first step
+  // puts in place, so the two are steps of one test, run in order.
+  it(`a release of ${CANDIDATE}, whose pods cannot be scheduled, is rolled back to the stable v1.0.0`, { timeout: 15 * 60_000 }, async (t) => {
+    await t.test('given v1.0.0 stable with all traffic, put in place with the adapters', async () => {
+      const spec = specSchema.parse(parseYaml(readFileSync(path.join(ROOT, 'examples/fraud-detector/tandem.yaml'), 'utf8')));
+      const commit = (await simpleGit(repo).revparse(['v1.0.0^{commit}'])).trim();
+      await target.apply({
+        model: MODEL,
+        version: 'v1.0.0',
+        commit,
+        image: `127.0.0.1:5000/${MODEL}:v1.0.0`,
+        digest: `sha256:${'ab'.repeat(32)}`,
+        releaseId: `e2e/${MODEL}/v1.0.0`,
+        spec,
+      });
+      const deployed = await target.waitReady(MODEL, 'v1.0.0', 60_000, () => undefined);
+      assert.equal(deployed.readyReplicas, spec.replicas);
+      await router.setState(MODEL, { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' });
+      assert.deepEqual(await router.getState(MODEL), { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' });
     });
-    const deployed = await target.waitReady(MODEL, 'v1.0.0', 60_000, () => undefined);
-    assert.equal(deployed.readyReplicas, spec.replicas);
-    await router.setState(MODEL, { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' });
-    assert.deepEqual(await router.getState(MODEL), { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' });
-  });
 
-  it(`${CANDIDATE}, whose pods cannot be scheduled, ends in DeployFailed and is rolled back`, async () => {
-    const started = Date.now();
-    const handle = await client!.start({ model: MODEL, tag: CANDIDATE, environment: ENV, repoUrl: repo, requestedBy: 'e2e' });
-    const err = await client!.wait(handle).then(
-      () => assert.fail(`${CANDIDATE} must not be promoted`),
-      (e: unknown) => e,
-    );
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    assert.ok(err instanceof ReleaseFailedError, `expected ReleaseFailedError, got ${String(err)}`);
-    const status = err.status as ReleaseStatus;
-    const story = `after ${seconds}s: ${err.message}\n${status.history.map((h) => `  ${h.message}`).join('\n')}`;
-    assert.equal(err.failureType, 'DeployFailed', story);
-    // Either the Deployment's progress deadline or the activity's own readyTimeout (both 5s) ends
-    // the wait first; both name the scheduler's verdict on the pending pods.
-    assert.match(err.message, new RegExp(`${CANDIDATE} (cannot become ready: rollout did not progress within its deadline \\(ProgressDeadlineExceeded|not ready after 5s)`), story);
-    assert.match(err.message, /not scheduled \(Unschedulable: .*Insufficient cpu/, story);
-    assert.equal(status.outcome, 'rolled-back', story);
-    assert.equal(status.stage, 'rolled-back', story);
-    assert.equal(status.previousStable, 'v1.0.0');
-    assert.match(status.digest ?? '', /^sha256:[0-9a-f]{64}$/, 'the image was built and pushed');
-    assert.match(status.image ?? '', /^127\.0\.0\.1:5000\//);
-    assert.ok(status.history.some((h) => h.message.startsWith(`built ${status.image}@${status.digest}`)), story);
-    console.log(`# ${CANDIDATE} rolled back ${story.split('\n')[0]}`);
+    await t.test(`${CANDIDATE}, whose pods cannot be scheduled, ends in DeployFailed and is rolled back`, async () => {
+      const started = Date.now();
+      const handle = await client!.start({ model: MODEL, tag: CANDIDATE, environment: ENV, repoUrl: repo, requestedBy: 'e2e' });
+      const err = await client!.wait(handle).then(
+        () => assert.fail(`${CANDIDATE} must not be promoted`),
+        (e: unknown) => e,
+      );
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      assert.ok(err instanceof ReleaseFailedError, `expected ReleaseFailedError, got ${String(err)}`);
+      const status = err.status as ReleaseStatus;
+      const story = `after ${seconds}s: ${err.message}\n${status.history.map((h) => `  ${h.message}`).join('\n')}`;
+      assert.equal(err.failureType, 'DeployFailed', story);
+      // Either the Deployment's progress deadline or the activity's own readyTimeout (both 5s) ends
+      // the wait first; both name the scheduler's verdict on the pending pods.
+      assert.match(err.message, new RegExp(`${CANDIDATE} (cannot become ready: rollout did not progress within its deadline \\(ProgressDeadlineExceeded|not ready after 5s)`), story);
+      assert.match(err.message, /not scheduled \(Unschedulable: .*Insufficient cpu/, story);
+      assert.equal(status.outcome, 'rolled-back', story);
+      assert.equal(status.stage, 'rolled-back', story);
+      assert.equal(status.previousStable, 'v1.0.0');
+      assert.match(status.digest ?? '', /^sha256:[0-9a-f]{64}$/, 'the image was built and pushed');
+      assert.match(status.image ?? '', /^127\.0\.0\.1:5000\//);
+      assert.ok(status.history.some((h) => h.message.startsWith(`built ${status.image}@${status.digest}`)), story);
+      console.log(`# ${CANDIDATE} rolled back ${story.split('\n')[0]}`);
 
-    // The HTTPRoute, read back from the API server: stable untouched, no rule for the candidate.
-    assert.deepEqual(await router.getState(MODEL), { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' });
-    const route = (await custom.getNamespacedCustomObject({
-      group: 'gateway.networking.k8s.io',
-      version: 'v1',
-      namespace: NS,
-      plural: 'httproutes',
-      name: modelObjectName(MODEL),
-    })) as { spec: { rules: { backendRefs?: { name: string; weight?: number }[] }[] } };
-    const backends = route.spec.rules.flatMap((r) => r.backendRefs ?? []).map((b) => b.name);
-    assert.ok(!backends.includes(workloadName(MODEL, CANDIDATE)), `no rule for ${CANDIDATE}: ${JSON.stringify(route.spec.rules)}`);
-    assert.ok(backends.includes(workloadName(MODEL, 'v1.0.0')));
+      // The HTTPRoute, read back from the API server: stable untouched, no rule for the candidate.
+      assert.deepEqual(await router.getState(MODEL), { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' });
+      const route = (await custom.getNamespacedCustomObject({
+        group: 'gateway.networking.k8s.io',
+        version: 'v1',
+        namespace: NS,
+        plural: 'httproutes',
+        name: modelObjectName(MODEL),
+      })) as { spec: { rules: { backendRefs?: { name: string; weight?: number }[] }[] } };
+      const backends = route.spec.rules.flatMap((r) => r.backendRefs ?? []).map((b) => b.name);
+      assert.ok(!backends.includes(workloadName(MODEL, CANDIDATE)), `no rule for ${CANDIDATE}: ${JSON.stringify(route.spec.rules)}`);
+      assert.ok(backends.includes(workloadName(MODEL, 'v1.0.0')));
 
-    // The candidate is scaled down, not deleted; the stable version still runs.
-    const candidate = await apps.readNamespacedDeployment({ name: workloadName(MODEL, CANDIDATE), namespace: NS });
-    assert.equal(candidate.spec?.replicas, 0);
-    assert.equal(candidate.spec?.template.spec?.containers[0]?.resources?.requests?.cpu, '5k', 'the API server canonicalises 5000 to 5k');
-    assert.equal(candidate.metadata?.annotations?.[KubeAnnotation.digest], status.digest, 'the Deployment runs the image that was built');
-    await eventually(`no pods of ${CANDIDATE}`, async () => {
-      const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: labelSelector(selectorLabels(MODEL, CANDIDATE)) }).catch(() => undefined);
-      return pods?.items.length === 0 ? true : undefined;
+      // The candidate is scaled down, not deleted; the stable version still runs.
+      const candidate = await apps.readNamespacedDeployment({ name: workloadName(MODEL, CANDIDATE), namespace: NS });
+      assert.equal(candidate.spec?.replicas, 0);
+      assert.equal(candidate.spec?.template.spec?.containers[0]?.resources?.requests?.cpu, '5k', 'the API server canonicalises 5000 to 5k');
+      assert.equal(candidate.metadata?.annotations?.[KubeAnnotation.digest], status.digest, 'the Deployment runs the image that was built');
+      await eventually(`no pods of ${CANDIDATE}`, async () => {
+        const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: labelSelector(selectorLabels(MODEL, CANDIDATE)) }).catch(() => undefined);
+        return pods?.items.length === 0 ? true : undefined;
+      });
+      const stable = await apps.readNamespacedDeployment({ name: workloadName(MODEL, 'v1.0.0'), namespace: NS });
+      assert.equal(stable.spec?.replicas, 2);
+      assert.equal(stable.status?.availableReplicas, 2);
+
+      // What the workflow's own activities read: v1.0.0 running, the candidate scaled down.
+      const state = await client!.versions(MODEL, ENV);
+      assert.deepEqual(state.running.map((v) => v.version), ['v1.0.0']);
+      assert.deepEqual(state.scaledDown, [CANDIDATE]);
     });
-    const stable = await apps.readNamespacedDeployment({ name: workloadName(MODEL, 'v1.0.0'), namespace: NS });
-    assert.equal(stable.spec?.replicas, 2);
-    assert.equal(stable.status?.availableReplicas, 2);
-
-    // What the workflow's own activities read: v1.0.0 running, the candidate scaled down.
-    const state = await client!.versions(MODEL, ENV);
-    assert.deepEqual(state.running.map((v) => v.version), ['v1.0.0']);
-    assert.deepEqual(state.scaledDown, [CANDIDATE]);
   });
 });
