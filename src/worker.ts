@@ -25,7 +25,10 @@ export interface WorkerHandle {
 }
 
 /** Starts a worker for the configuration; throws ConfigError for an environment it cannot serve. */
-export async function startWorker(config: Config, options: { cacheDir?: string; namespace?: string; address?: string; shutdownGraceTime?: Duration } = {}): Promise<WorkerHandle> {
+export async function startWorker(
+  config: Config,
+  options: { cacheDir?: string; namespace?: string; address?: string; shutdownGraceTime?: Duration; identity?: string } = {},
+): Promise<WorkerHandle> {
   const cacheDir = options.cacheDir ?? process.env.TANDEM_CACHE ?? join(homedir(), '.cache', 'tandem', 'worker');
   const environments = buildEnvironments(config, cacheDir);
   const target = temporalTarget(options);
@@ -34,6 +37,8 @@ export async function startWorker(config: Config, options: { cacheDir?: string; 
     connection,
     namespace: target.namespace,
     taskQueue: config.taskQueue,
+    // The SDK's default is <pid>@<hostname>: two containers on the host's network are both 1@host.
+    ...(options.identity ? { identity: options.identity } : {}),
     // `npm run build` bundles the workflows once (dist/workflow-bundle.js); from sources, bundle at start.
     ...(existsSync(WORKFLOW_BUNDLE) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git') }),
@@ -61,6 +66,8 @@ export interface RunWorkerOptions {
   healthHost: string;
   healthPort: number;
   logFormat: LogFormat;
+  /** the worker's identity in Temporal (pollers, activity attempts); the SDK's <pid>@<host> when absent */
+  identity?: string;
 }
 
 /**
@@ -73,13 +80,14 @@ export async function runWorker(config: Config & { path?: string }, options: Run
   let handle: WorkerHandle | undefined;
   const health = await startHealthServer(() => handle?.worker, `http://${exporter}`, options.healthHost, options.healthPort);
   try {
-    handle = await startWorker(config);
+    handle = await startWorker(config, { identity: options.identity });
     const ready = {
       message: 'tandem worker: ready',
       taskQueue: config.taskQueue,
       environments: Object.keys(config.environments),
       config: config.path,
       health: health.url,
+      identity: handle.worker.options.identity,
     };
     process.stdout.write(
       options.logFormat === 'json'

@@ -200,7 +200,8 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .option('--health-host <host>', 'address of the health and metrics endpoint', '0.0.0.0')
     .option('--health-port <port>', 'port of the health and metrics endpoint (0: any free port)', portArgument, 9464)
     .addOption(new Option('--log-format <format>', 'log lines as text or JSON objects').choices(['text', 'json']).default('text'))
-    .action(async (options: { healthHost: string; healthPort: number; logFormat: 'text' | 'json' }) => {
+    .addOption(new Option('--identity <name>', "the worker's identity in Temporal's pollers and activity attempts (default <pid>@<hostname>)").env('TANDEM_WORKER_IDENTITY'))
+    .action(async (options: { healthHost: string; healthPort: number; logFormat: 'text' | 'json'; identity?: string }) => {
       // Loaded on demand: the worker and gateway pull in the Temporal worker, Docker and
       // Kubernetes clients, which other commands do not need (CLI start-up stays quick).
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -33,7 +33,7 @@ describe('tandem worker as a service', () => {
     config = join(dir, 'tandem.config.yaml');
     writeFileSync(config, dockerConfig(MODEL, repo, adminPort));
     gateway = await daemon(['gateway', '--port', String(port), '--admin-port', String(adminPort), '--state-dir', join(dir, 'gateway')], /tandem gateway: models at/, env);
-    worker = await daemon(['worker', '--config', config, '--health-host', '127.0.0.1', '--health-port', String(healthPort), '--log-format', 'json'], /"message":"tandem worker: ready"/, env);
+    worker = await daemon(['worker', '--config', config, '--health-host', '127.0.0.1', '--health-port', String(healthPort), '--log-format', 'json', '--identity', `svc-${MODEL}`], /"message":"tandem worker: ready"/, env);
     health = `http://127.0.0.1:${healthPort}`;
   });
 
@@ -57,9 +57,10 @@ describe('tandem worker as a service', () => {
       const entry = JSON.parse(line) as { time: string; level: string; message: string };
       assert.ok(entry.time && entry.level && entry.message, line);
     }
-    const ready = lines.map((l) => JSON.parse(l) as { message: string; taskQueue?: string; health?: string }).find((e) => e.message === 'tandem worker: ready');
+    const ready = lines.map((l) => JSON.parse(l) as { message: string; taskQueue?: string; health?: string; identity?: string }).find((e) => e.message === 'tandem worker: ready');
     assert.equal(ready?.taskQueue, `tandem-${MODEL}`);
     assert.equal(ready?.health, health);
+    assert.equal(ready?.identity, `svc-${MODEL}`, '--identity names the worker (two containers on the host network would both be 1@host)');
   });
 
   it('/metrics during a real release: tandem release counters by model, environment and outcome, and the SDK runtime metrics', async () => {

@@ -216,6 +216,15 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
     assert.equal((await fetch(`http://127.0.0.1:${ports.registry}/v2/`)).status, 200, 'registry');
     assert.equal((await fetch(`http://127.0.0.1:${ports.gatewayAdmin}/_tandem/healthz`)).status, 200, 'gateway admin');
     for (const port of [ports.worker1, ports.worker2]) assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `worker on ${port}`);
+    // two workers, told apart by Temporal: each polls the task queue under its own --identity
+    const temporal = execFileSync('bash', ['scripts/temporal-up.sh', '--print-binary'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    let pollers = '';
+    for (let i = 0; i < 30 && !(pollers.includes('tandem-worker-1') && pollers.includes('tandem-worker-2')); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      const described = await runProcess(temporal, ['task-queue', 'describe', '--address', `127.0.0.1:${ports.temporal}`, '--namespace', 'default', '--task-queue', 'tandem', '--output', 'json']);
+      pollers = JSON.stringify((JSON.parse(described.stdout || '{}') as { pollers?: unknown }).pollers ?? []);
+    }
+    assert.ok(pollers.includes('tandem-worker-1') && pollers.includes('tandem-worker-2'), `pollers of task queue tandem: ${pollers}`);
   });
 
   it('releases the example model through the stack: `docker compose run --rm tandem release start … --wait`, then `versions`', { timeout: 10 * 60_000 }, async () => {
