@@ -87,7 +87,10 @@ export function createEnvironmentActivities(environments: Record<string, Environ
       };
     },
 
-    /** Sets weights and pins; refuses a weight for a version that is not running. */
+    /**
+     * Sets weights and pins; refuses a weight for a version that is not running. With a router
+     * that splits by replica counts, has the target set the counts first.
+     */
     async setTraffic(input: SetTrafficInput & { stable?: string }): Promise<TrafficState> {
       const { target, router } = env(input.environment);
       const total = Object.values(input.weights).reduce((a, b) => a + b, 0);
@@ -103,6 +106,14 @@ export function createEnvironmentActivities(environments: Record<string, Environ
         );
       }
       const state: TrafficState = { weights: input.weights, pinned: input.pinned.filter((v) => running.has(v)), stable: input.stable };
+      // Routing sets weights, the target scales: a router that splits by pod counts needs the
+      // counts in place before its Service selects the versions.
+      if (router.splitsByReplicas) {
+        if (!target.scaleForTraffic) {
+          throw ApplicationFailure.nonRetryable(`environment "${input.environment}": its router splits traffic by replica counts, which its target cannot set`, FailureType.InvalidTraffic);
+        }
+        await target.scaleForTraffic(input.model, state.weights);
+      }
       await router.setState(input.model, state);
       return router.getState(input.model);
     },

@@ -36,9 +36,13 @@ export interface Target {
   remove(model: string, version: string): Promise<void>;
   /** Base URL that reaches the version directly, bypassing traffic routing (health and smoke checks). */
   endpoint(model: string, version: string): Promise<string>;
+  /** Sets replica counts that make a router with `splitsByReplicas` carry `weights`; targets that cannot are not used with such a router. */
+  scaleForTraffic?(model: string, weights: Record<string, number>): Promise<void>;
 }
 
 export interface TrafficRouter {
+  /** True when the split is the versions' pod counts (one shared Service): the activity has the target scale before routing. */
+  readonly splitsByReplicas?: boolean;
   /** Applies weights (percent, summing to 100) and header pins; idempotent; in-flight requests are not dropped. */
   setState(model: string, state: TrafficState): Promise<void>;
   /** The routing currently in force for the model; empty weights when the model has no routes. */

@@ -258,23 +258,45 @@ describe('Kubernetes target and routers on a real control plane', () => {
     assert.deepEqual(await router.getState(model), { weights: {}, pinned: [] });
   });
 
-  it('approximates weights by replica counts behind one Service per model', async () => {
+  it('approximates weights by replica counts behind one Service per model: the target scales, the router routes, warm versions keep their pods', async () => {
     const router = new ReplicaRatioRouter(kc, { namespace: NS });
-    await target.apply(workload('v1.0.0', { replicas: 4 }));
-    await router.setState(MODEL, { weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
+    const { setTraffic } = createEnvironmentActivities({ k8s: { target, router, analyzer: undefined as never, builder: undefined as never } }, () => Promise.reject(new Error('no health checks here')));
+    const selector = async () => (await core.readNamespacedService({ name: MODEL, namespace: NS })).spec?.selector;
+    for (const version of ['v1.0.0', 'v1.1.0']) {
+      await target.apply(workload(version, { replicas: version === 'v1.0.0' ? 4 : 2 }));
+      await target.waitReady(MODEL, version, 60_000, () => undefined);
+    }
+
+    // The router alone changes no replica count.
+    await router.setState(MODEL, { weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: [] });
+    assert.equal((await deployment('v1.0.0')).spec?.replicas, 4);
+    assert.equal((await deployment('v1.1.0')).spec?.replicas, 2);
+
+    await setTraffic({ environment: 'k8s', model: MODEL, weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
     assert.equal((await deployment('v1.0.0')).spec?.replicas, 3);
     assert.equal((await deployment('v1.1.0')).spec?.replicas, 1);
     assert.deepEqual(await router.getState(MODEL), { weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
-    const service = await core.readNamespacedService({ name: MODEL, namespace: NS });
-    assert.deepEqual(service.spec?.selector, { 'tandem.dev/model': MODEL });
+    assert.deepEqual(await selector(), { 'tandem.dev/model': MODEL });
     await target.waitReady(MODEL, 'v1.0.0', 60_000, () => undefined);
+    await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined);
 
-    await router.setState(MODEL, { weights: { 'v1.1.0': 100 }, pinned: [], stable: 'v1.1.0' });
-    assert.equal((await deployment('v1.0.0')).spec?.replicas, 0);
+    // Promotion: v1.1.0 takes all traffic, the Service selects it alone, and v1.0.0 stays warm.
+    await setTraffic({ environment: 'k8s', model: MODEL, weights: { 'v1.1.0': 100 }, pinned: ['v1.1.0', 'v1.0.0'], stable: 'v1.1.0' });
+    assert.equal((await deployment('v1.0.0')).spec?.replicas, 3);
     assert.equal((await deployment('v1.1.0')).spec?.replicas, 2);
+    assert.deepEqual(await selector(), { 'tandem.dev/model': MODEL, 'tandem.dev/version': 'v1.1.0' });
+    await target.waitReady(MODEL, 'v1.1.0', 60_000, () => undefined);
+
+    // Rollback to the warm version needs no restore: it still runs.
+    await setTraffic({ environment: 'k8s', model: MODEL, weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0', 'v1.1.0'], stable: 'v1.0.0' });
+    assert.equal((await deployment('v1.0.0')).spec?.replicas, 4);
+    assert.equal((await deployment('v1.1.0')).spec?.replicas, 2);
+    assert.deepEqual(await selector(), { 'tandem.dev/model': MODEL, 'tandem.dev/version': 'v1.0.0' });
+
     await router.remove(MODEL);
     assert.deepEqual(await router.getState(MODEL), { weights: {}, pinned: [] });
-    await target.scale(MODEL, 'v1.0.0', 2);
+    await target.apply(workload('v1.0.0'));
+    await target.waitReady(MODEL, 'v1.0.0', 60_000, () => undefined);
   });
 
   it('is wired from tandem.config.yaml: kubernetes target, gateway-api router, inconclusive analyzer', async () => {

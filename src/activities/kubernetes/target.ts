@@ -14,6 +14,8 @@ import type { DeployedVersion, RunningVersion } from '../types';
 import { MERGE, SSA } from './client';
 import { kubeCall, kubeFailure, kubeRead } from './errors';
 import { type PodMetadata, deploymentManifest, replicaProblems, serviceManifest, validateWorkload } from './manifests';
+import { replicaPlan } from './replica-split';
+import { rolloutVerdict } from './rollout';
 import { type WatchEvent, type WatchSpec, WatchError, watchUntil } from './watch';
 
 export interface KubernetesTargetOptions {
@@ -28,9 +30,6 @@ export interface KubernetesTargetOptions {
   /** how often waitReady re-reports progress while nothing changes (keeps heartbeats flowing); default 5000 ms */
   progressEveryMs?: number;
 }
-
-/** Container waiting reasons that mean the pod will not become ready by itself. */
-const FATAL_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'ErrImageNeverPull']);
 
 /**
  * Target implementation for one namespace of a Kubernetes cluster. Every method is idempotent:
@@ -105,7 +104,8 @@ export class KubernetesTarget implements Target {
       throw ApplicationFailure.nonRetryable(`${model} ${version} has no Deployment in namespace ${this.namespace}; deploy it first`, FailureType.DeployFailed);
     }
     const podSelector = labelSelector(selectorLabels(model, version));
-    const podList = await kubeCall({ verb: 'list', resource: 'pods', namespace: this.namespace }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector }));
+    const listPods = () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector });
+    const podList = await kubeCall({ verb: 'list', resource: 'pods', namespace: this.namespace }, listPods);
     const pods = new Map<string, k8s.V1Pod>(podList.items.map((p) => [p.metadata!.name!, p]));
     let current: k8s.V1Deployment = deployment;
 
@@ -122,16 +122,12 @@ export class KubernetesTarget implements Target {
     const first = await judge();
     if (first) return first;
 
+    const byName = `metadata.name=${name}`;
     const watches: WatchSpec[] = [
       {
         path: `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
-        query: { fieldSelector: `metadata.name=${name}` },
-        resourceVersion: deployment.metadata?.resourceVersion,
-        relist: async () => {
-          const fresh = await this.readDeployment(name);
-          if (fresh) current = fresh;
-          return fresh?.metadata?.resourceVersion;
-        },
+        fieldSelector: byName,
+        list: () => this.apps.listNamespacedDeployment({ namespace: this.namespace, fieldSelector: byName }),
         onEvent: (event: WatchEvent) => {
           if (event.type === 'DELETED') {
             throw ApplicationFailure.nonRetryable(`${model} ${version}: its Deployment was deleted while waiting for it to become ready`, FailureType.DeployFailed);
@@ -141,14 +137,8 @@ export class KubernetesTarget implements Target {
       },
       {
         path: `/api/v1/namespaces/${this.namespace}/pods`,
-        query: { labelSelector: podSelector },
-        resourceVersion: podList.metadata?.resourceVersion,
-        relist: async () => {
-          const fresh = await kubeCall({ verb: 'list', resource: 'pods', namespace: this.namespace }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector }));
-          pods.clear();
-          for (const p of fresh.items) pods.set(p.metadata!.name!, p);
-          return fresh.metadata?.resourceVersion;
-        },
+        labelSelector: podSelector,
+        list: listPods,
         onEvent: (event: WatchEvent) => {
           const pod = event.object as k8s.V1Pod;
           if (event.type === 'DELETED') pods.delete(pod.metadata!.name!);
@@ -221,6 +211,32 @@ export class KubernetesTarget implements Target {
   }
 
   /**
+   * Sets the replica counts that make a shared Service carry `weights` (replica-split.ts: the
+   * weighted versions share the largest spec replica count among them; versions outside the
+   * weights keep their pods while one version takes all traffic, and go to 0 while traffic is
+   * split), increases first so capacity never dips. For environments whose router splits traffic
+   * by pod counts; the router itself only routes. Idempotent: only counts that differ are written.
+   * Throws a non-retryable VersionNotRunning when a weighted version has no Deployment.
+   */
+  async scaleForTraffic(model: string, weights: Record<string, number>): Promise<void> {
+    const selector = labelSelector({ ...selectorLabels(model), [KubeLabel.managedBy]: MANAGED_BY });
+    const list = await kubeCall({ verb: 'list', resource: 'deployments.apps', namespace: this.namespace }, () => this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selector }));
+    const byVersion = new Map<string, k8s.V1Deployment>();
+    for (const d of list.items) {
+      if (d.metadata?.annotations?.[KubeAnnotation.model] === model) byVersion.set(d.metadata.annotations[KubeAnnotation.version] ?? '', d);
+    }
+    const missing = Object.entries(weights).filter(([v, w]) => w > 0 && !byVersion.has(v));
+    if (missing.length) {
+      throw ApplicationFailure.nonRetryable(
+        `cannot route traffic to ${missing.map(([v]) => v).join(', ')} of ${model}: no Deployment in namespace ${this.namespace}; deploy it first`,
+        FailureType.VersionNotRunning,
+      );
+    }
+    const versions = [...byVersion].map(([version, d]) => ({ version, replicas: d.spec?.replicas ?? 0, specReplicas: specReplicas(d) }));
+    for (const change of replicaPlan(weights, versions)) await this.setReplicas(byVersion.get(change.version)!.metadata!.name!, change.to);
+  }
+
+  /**
    * Deletes the version's Service and Deployment (its ReplicaSets and pods follow through the
    * garbage collector). Objects already gone are fine, so it is idempotent. The version owns no
    * routes: a model's HTTPRoute or shared Service belongs to its traffic router.
@@ -282,98 +298,13 @@ export class KubernetesTarget implements Target {
   }
 }
 
+/** Replica count the version was deployed with (its spec), else its current count, at least 1. */
+function specReplicas(deployment: k8s.V1Deployment): number {
+  const fromSpec = Number(deployment.metadata?.annotations?.[KubeAnnotation.specReplicas]);
+  return Math.max(1, Number.isInteger(fromSpec) && fromSpec > 0 ? fromSpec : (deployment.spec?.replicas ?? 1));
+}
+
 function eventTime(event: k8s.CoreV1Event): number {
   const t = event.lastTimestamp ?? event.eventTime ?? event.metadata?.creationTimestamp;
   return t ? new Date(t as unknown as string).getTime() : 0;
-}
-
-/** What the Deployment and its pods say about a rollout. */
-export interface RolloutVerdict {
-  done: boolean;
-  /** why it cannot become ready, when it cannot */
-  failure?: string;
-  /** true when the failure is the progress deadline (worth adding events to) */
-  stuck?: boolean;
-  ready: number;
-  desired: number;
-  detail: string;
-}
-
-/**
- * Judges a rollout from the Deployment and the version's pods. Done when the controller observed
- * the latest generation and every desired replica is updated and available, with no old pod left.
- * Failed when the Deployment reports ProgressDeadlineExceeded, when it is scaled to 0, or when a
- * pod failed, crash-loops or cannot pull or start its container. Pure.
- */
-export function rolloutVerdict(deployment: k8s.V1Deployment, pods: k8s.V1Pod[]): RolloutVerdict {
-  const desired = deployment.spec?.replicas ?? 1;
-  const status = deployment.status ?? {};
-  const available = status.availableReplicas ?? 0;
-  const observed = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
-  const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
-  if (desired === 0) {
-    return { done: false, failure: 'it is scaled to 0: no replica runs; deploy or scale it up first', ready: 0, desired, detail: 'scaled to 0' };
-  }
-  if (observed && status.updatedReplicas === desired && available === desired && (status.replicas ?? 0) === desired) {
-    return { done: true, ready: available, desired, detail: `${available}/${desired} replicas available` };
-  }
-  for (const pod of live) {
-    const problem = podFailure(pod);
-    if (problem) return { done: false, failure: problem, ready: available, desired, detail: problem };
-  }
-  const progressing = status.conditions?.find((c) => c.type === 'Progressing');
-  if (observed && progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
-    const pending = live.map(podWaiting).find(Boolean);
-    return {
-      done: false,
-      stuck: true,
-      failure: `rollout did not progress within its deadline (ProgressDeadlineExceeded: ${progressing.message ?? ''})${pending ? `; ${pending}` : ''}`,
-      ready: available,
-      desired,
-      detail: 'ProgressDeadlineExceeded',
-    };
-  }
-  const waiting = live.map(podWaiting).find(Boolean);
-  const detail = `${available}/${desired} replicas available${observed ? '' : ' (controller has not seen the latest change yet)'}${waiting ? `; ${waiting}` : ''}`;
-  return { done: false, ready: available, desired, detail };
-}
-
-/** Why a pod will not become ready by itself, or undefined. */
-export function podFailure(pod: k8s.V1Pod): string | undefined {
-  const name = pod.metadata?.name ?? '?';
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-  if (pod.status?.phase === 'Failed') {
-    const terminated = statuses.map((s) => s.state?.terminated && describeTermination(s.name, s.state.terminated)).find(Boolean);
-    const why = [pod.status.reason, pod.status.message].filter(Boolean).join(': ');
-    return `pod ${name} failed${why ? ` (${why})` : ''}${terminated ? `: ${terminated}` : ''}`;
-  }
-  for (const s of statuses) {
-    const waiting = s.state?.waiting;
-    const last = s.lastState?.terminated;
-    if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
-      return `pod ${name}: container ${s.name} is in ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}${last ? `; last run: ${describeTermination(s.name, last)}` : ''}`;
-    }
-    if ((s.restartCount ?? 0) > 0 && last && last.exitCode !== 0) {
-      return `pod ${name}: container ${s.name} restarted ${s.restartCount} time${s.restartCount === 1 ? '' : 's'}; last run: ${describeTermination(s.name, last)}`;
-    }
-  }
-  return undefined;
-}
-
-function describeTermination(container: string, t: k8s.V1ContainerStateTerminated): string {
-  const how = t.reason === 'OOMKilled' ? 'was killed for using too much memory' : `exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}`;
-  return `container ${container} ${how}${t.message ? `: ${t.message.trim()}` : ''}`;
-}
-
-/** What a not-yet-ready pod waits for (unschedulable, pulling, probe failing), or undefined. */
-function podWaiting(pod: k8s.V1Pod): string | undefined {
-  const name = pod.metadata?.name ?? '?';
-  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-  if (scheduled?.status === 'False') return `pod ${name} is not scheduled (${scheduled.reason}: ${scheduled.message ?? ''})`;
-  for (const s of pod.status?.containerStatuses ?? []) {
-    if (s.state?.waiting?.reason) return `pod ${name}: container ${s.name} is ${s.state.waiting.reason}`;
-    if (s.state?.running && !s.ready) return `pod ${name}: container ${s.name} runs but is not ready (readiness probe)`;
-  }
-  if (!pod.status?.containerStatuses?.length) return `pod ${name} is ${pod.status?.phase ?? 'Pending'}`;
-  return undefined;
 }

@@ -1,11 +1,13 @@
 /**
- * Waiting on the cluster by watching, not polling: several watches feed one state, and a judge
- * decides after every change whether the wait is over. A watch that the server closes resumes
- * from the last resourceVersion; one whose resourceVersion expired (410 Gone) re-lists first.
+ * Waiting on the cluster by watching, not polling: one informer per collection (client-node's
+ * ListWatch, what `makeInformer` builds: it lists, watches from the list's resourceVersion,
+ * resumes when the server closes the stream and re-lists after 410 Gone) feeds one state, and a
+ * judge decides after every change whether the wait is over. What the informer leaves to its user
+ * is done here: restarting it after an error, with backoff, and giving up after a run of failures.
  */
 import * as k8s from '@kubernetes/client-node';
 
-/** One event of a watch stream. */
+/** One change the informer reports. */
 export interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   object: k8s.KubernetesObject;
@@ -15,13 +17,13 @@ export interface WatchEvent {
 export interface WatchSpec {
   /** API path of the collection, e.g. `/api/v1/namespaces/ns/pods` */
   path: string;
-  /** label or field selector */
-  query: Record<string, string>;
-  /** resourceVersion of the list the state was read from */
-  resourceVersion?: string;
-  /** reads the collection again into the state (after 410 Gone or a broken stream); returns its resourceVersion */
-  relist: () => Promise<string | undefined>;
-  /** folds one event into the state; may throw to end the wait with that error */
+  /** label selector of the objects to watch */
+  labelSelector?: string;
+  /** field selector of the objects to watch, e.g. `metadata.name=x` */
+  fieldSelector?: string;
+  /** lists the collection with the same selector; the informer starts from it and re-lists with it */
+  list: () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
+  /** folds one change into the state; may throw to end the wait with that error */
   onEvent: (event: WatchEvent) => void;
 }
 
@@ -32,11 +34,48 @@ export interface WatchUntilOptions {
   tickMs: number;
   /** the error to end with when `timeoutMs` passes */
   onTimeout: () => Error;
-  /** consecutive failed (re)connections before giving up with the last error; default 5 */
+  /** failed lists or watches in a row, per collection, before giving up with the last error; default 5 */
   maxFailures?: number;
+  /** first delay before restarting after a failure, doubled each time up to 3 s; default 200 ms */
+  retryDelayMs?: number;
 }
 
-const WATCH_SECONDS = 290;
+const MAX_RETRY_DELAY_MS = 3000;
+
+/**
+ * A Watch whose requests all end when the wait ends. ListWatch.stop() aborts only the request it
+ * holds, and one it is still opening (after a list or a reconnect) would outlive the wait and keep
+ * the process alive; `makeInformer` takes no Watch, hence ListWatch built directly.
+ */
+class EndingWatch extends k8s.Watch {
+  private ended = false;
+  private readonly requests = new Set<AbortController>();
+
+  override async watch(...args: Parameters<k8s.Watch['watch']>): Promise<AbortController> {
+    if (this.ended) {
+      const idle = new AbortController();
+      idle.abort();
+      return idle;
+    }
+    const controller = await super.watch(...args);
+    if (this.ended) controller.abort();
+    else this.requests.add(controller);
+    controller.signal.addEventListener('abort', () => this.requests.delete(controller), { once: true });
+    return controller;
+  }
+
+  end(): void {
+    this.ended = true;
+    for (const controller of this.requests) controller.abort();
+  }
+}
+
+/** HTTP status of a failed list (ApiException `code`) or watch (Watch's `statusCode`). */
+function httpStatus(error: unknown): number | undefined {
+  const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
+  if (typeof code === 'number') return code;
+  return typeof statusCode === 'number' ? statusCode : undefined;
+}
 
 /** A watch that could not be (re)established: which collection, and the last error (its `statusCode` when the server refused). */
 export class WatchError extends Error {
@@ -46,14 +85,15 @@ export class WatchError extends Error {
     readonly lastError: unknown,
   ) {
     super(`watch ${path}: ${(lastError as Error | undefined)?.message ?? String(lastError)}`);
-    this.statusCode = (lastError as { statusCode?: number } | undefined)?.statusCode;
+    this.statusCode = httpStatus(lastError);
   }
 }
 
 /**
- * Runs the watches until `judge` returns a value (resolves with it) or throws (rejects with it),
+ * Runs the informers until `judge` returns a value (resolves with it) or throws (rejects with it),
  * the timeout passes (rejects with `onTimeout()`), or the signal aborts (rejects with its reason).
- * When the API server cannot be reached `maxFailures` times in a row it rejects with the last
+ * A failed list or watch is retried with backoff; `maxFailures` in a row for one collection (any
+ * change received resets the count), or one 401/403, reject with a WatchError carrying the last
  * error, which the caller maps (a plain, retryable error for network trouble; 403 has `statusCode`).
  */
 export function watchUntil<T>(
@@ -63,10 +103,12 @@ export function watchUntil<T>(
   options: WatchUntilOptions,
 ): Promise<T> {
   const maxFailures = options.maxFailures ?? 5;
-  const watch = new k8s.Watch(kubeConfig);
+  const retryDelayMs = options.retryDelayMs ?? 200;
   return new Promise<T>((resolve, reject) => {
     let finished = false;
-    const controllers = new Set<AbortController>();
+    const informers: Array<k8s.Informer<k8s.KubernetesObject>> = [];
+    const watch = new EndingWatch(kubeConfig);
+    const retries = new Set<NodeJS.Timeout>();
     let queue: Promise<void> = Promise.resolve();
 
     const finish = (error: unknown, value?: T): void => {
@@ -74,8 +116,10 @@ export function watchUntil<T>(
       finished = true;
       clearTimeout(timeout);
       clearInterval(tick);
+      for (const retry of retries) clearTimeout(retry);
       options.signal?.removeEventListener('abort', onAbort);
-      for (const c of controllers) c.abort();
+      for (const informer of informers) void informer.stop();
+      watch.end();
       if (error !== undefined) reject(error);
       else resolve(value as T);
     };
@@ -92,69 +136,58 @@ export function watchUntil<T>(
     };
     const onAbort = (): void => finish(options.signal?.reason ?? new Error('aborted'));
 
-    const run = (spec: WatchSpec, resourceVersion: string | undefined, failures: number): void => {
-      if (finished) return;
-      let rv = resourceVersion;
-      let expired = false;
-      let received = false;
-      const restart = (error: unknown): void => {
+    const follow = (spec: WatchSpec): k8s.Informer<k8s.KubernetesObject> => {
+      let failures = 0;
+      const informer = new k8s.ListWatch(
+        spec.path,
+        watch,
+        async () => {
+          const list = await spec.list();
+          failures = 0;
+          return list;
+        },
+        false,
+        spec.labelSelector,
+        spec.fieldSelector,
+      );
+      const fold =
+        (type: WatchEvent['type']) =>
+        (object: k8s.KubernetesObject): void => {
+          if (finished) return;
+          failures = 0;
+          try {
+            spec.onEvent({ type, object });
+          } catch (error) {
+            finish(error);
+            return;
+          }
+          rejudge();
+        };
+      informer.on('add', fold('ADDED'));
+      informer.on('update', fold('MODIFIED'));
+      informer.on('delete', fold('DELETED'));
+      // The informer stops itself after a failed list or watch (stopping it makes the aborted
+      // request report one too); every failure counts, whether the list or the watch failed.
+      const onError = (error: unknown): void => {
         if (finished) return;
-        const failed = error !== null && error !== undefined && !received;
-        const count = failed ? failures + 1 : 0;
-        const status = (error as { statusCode?: number } | null)?.statusCode;
-        if (count >= maxFailures || status === 401 || status === 403) {
+        failures += 1;
+        const status = httpStatus(error);
+        if (failures >= maxFailures || status === 401 || status === 403) {
           finish(new WatchError(spec.path, error));
           return;
         }
-        const delay = failed ? Math.min(200 * 2 ** count, 3000) : 0;
-        setTimeout(() => {
-          if (finished) return;
-          if (!expired && !failed) {
-            run(spec, rv, count);
-            return;
-          }
-          spec
-            .relist()
-            .then((fresh) => {
-              rejudge();
-              run(spec, fresh, count);
-            })
-            .catch((relistError: unknown) => restart(relistError));
-        }, delay);
+        const retry = setTimeout(
+          () => {
+            retries.delete(retry);
+            if (!finished) informer.start().catch(onError);
+          },
+          Math.min(retryDelayMs * 2 ** failures, MAX_RETRY_DELAY_MS),
+        );
+        retries.add(retry);
       };
-      const query = { ...spec.query, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS };
-      watch
-        .watch(
-          spec.path,
-          query,
-          (type: string, object: k8s.KubernetesObject) => {
-            if (finished) return;
-            received = true;
-            if (type === 'ERROR') {
-              expired = true; // a Status, usually 410 Gone: the stream ends and we re-list
-              return;
-            }
-            rv = object.metadata?.resourceVersion ?? rv;
-            if (type === 'BOOKMARK') return;
-            try {
-              spec.onEvent({ type: type as WatchEvent['type'], object });
-            } catch (error) {
-              finish(error);
-              return;
-            }
-            rejudge();
-          },
-          (error: unknown) => {
-            if (finished) return;
-            if ((error as { name?: string } | null)?.name === 'AbortError') return;
-            restart(error);
-          },
-        )
-        .then((controller) => {
-          if (finished) controller.abort();
-          else controllers.add(controller);
-        })
-        .catch((error: unknown) => restart(error));
+      informer.on('error', onError);
+      informer.start().catch(onError);
+      return informer;
     };
 
     const timeout = setTimeout(() => finish(options.onTimeout()), options.timeoutMs);
@@ -164,6 +197,6 @@ export function watchUntil<T>(
       return;
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    for (const spec of specs) run(spec, spec.resourceVersion, 0);
+    for (const spec of specs) informers.push(follow(spec));
   });
 }
