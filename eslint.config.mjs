@@ -1,9 +1,19 @@
 // Lint keeps workflow code deterministic: no Node built-ins or I/O libraries under src/workflows
-// (and the pure modules workflows import), and no floating promises anywhere.
+// (and the pure modules workflows import), no floating promises anywhere, and the layers apart:
+// activities never import the gateway or anything above them; the gateway imports only its own
+// modules, src/naming, src/shared and src/model-spec.
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const ioModules = ['dockerode', 'simple-git', '@kubernetes/client-node', 'http-proxy', 'prom-client', '@temporalio/activity', '@temporalio/client', '@temporalio/worker', 'yaml'];
+
+/** no-restricted-imports patterns for the folders `dirs` of src/, seen from files `depth` folders below src/. */
+const above = (depth, dirs) => dirs.flatMap((dir) => [`${'../'.repeat(depth)}${dir}`, `${'../'.repeat(depth)}${dir}/**`]);
+const layer = (folder, dirs, message) =>
+  [1, 2, 3].map((depth) => ({
+    files: [`src/${folder}/${'*/'.repeat(depth - 1)}*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: above(depth, dirs), message }] }] },
+  }));
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'bin/**', 'eslint.config.mjs', 'test/upgrades/**'] },
@@ -34,4 +44,6 @@ export default tseslint.config(
       ],
     },
   },
+  ...layer('activities', ['gateway', 'workflows', 'client', 'cli', 'worker', 'environments'], 'activities sit below the gateway, workflows, client and CLI: move what both need to src/naming or src/shared'),
+  ...layer('gateway', ['activities', 'workflows', 'client', 'cli', 'worker', 'environments', 'config'], 'the gateway imports only src/naming, src/shared and src/model-spec: move what both need there'),
 );
