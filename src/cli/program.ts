@@ -4,7 +4,7 @@ import { BadInputError, ReleaseFailedError, type TandemClient } from '../client'
 import type { OperatorActionName, ReleaseStatus } from '../workflows/messages';
 import { loadConfig } from '../config/load';
 import { defaultStateDir } from '../gateway/admin-token';
-import { GatewayDefaults } from '../naming/gateway';
+import { DEFAULT_GATEWAY_CLASS, GATEWAY_CONTROLLER_NAME, GatewayDefaults } from '../naming/gateway';
 import { durationMs } from '../shared/duration';
 import { specJsonSchema } from '../model-spec/json-schema';
 import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
@@ -211,7 +211,7 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
 
   program
     .command('gateway')
-    .description('run the traffic gateway for Docker environments until SIGINT or SIGTERM')
+    .description('run the traffic gateway until SIGINT or SIGTERM: for Docker environments, or with --kubernetes as the Gateway API data plane of a cluster')
     .option('--port <port>', 'port for model traffic', portArgument, GatewayDefaults.port)
     .option('--host <address>', 'address for model traffic', GatewayDefaults.host)
     .option('--admin-port <port>', 'port for the admin API (/_tandem/...) and /metrics', portArgument, GatewayDefaults.adminPort)
@@ -227,11 +227,29 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
         .argParser(durationArgument)
         .default(durationMs(GatewayDefaults.upstreamTimeout), GatewayDefaults.upstreamTimeout),
     )
-    .action(async (options: { port: number; host: string; adminPort: number; adminHost: string; adminTokenEnv: string; stateDir: string; upstreamTimeout: number }) => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { runGateway } = require('../gateway/main') as typeof import('../gateway/main');
-      await runGateway({ ...options, upstreamTimeoutMs: options.upstreamTimeout });
-    });
+    .option(
+      '--kubernetes [kubeconfig]',
+      'serve the HTTPRoutes of a Kubernetes cluster instead of Docker hosts: a kubeconfig file, "in-cluster", or none for $KUBECONFIG / ~/.kube/config / in-cluster',
+    )
+    .option('--gateway-class <name>', `with --kubernetes: serve the Gateways of this GatewayClass (its controllerName must be ${GATEWAY_CONTROLLER_NAME})`)
+    .action(
+      async (options: {
+        port: number;
+        host: string;
+        adminPort: number;
+        adminHost: string;
+        adminTokenEnv: string;
+        stateDir: string;
+        upstreamTimeout: number;
+        kubernetes?: string | true;
+        gatewayClass?: string;
+      }) => {
+        if (options.gatewayClass !== undefined && !options.kubernetes) throw new BadInputError('--gateway-class needs --kubernetes');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runGateway } = require('../gateway/main') as typeof import('../gateway/main');
+        await runGateway({ ...options, gatewayClass: options.gatewayClass ?? DEFAULT_GATEWAY_CLASS, upstreamTimeoutMs: options.upstreamTimeout });
+      },
+    );
 
   program
     .command('schema')

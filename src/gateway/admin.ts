@@ -16,7 +16,7 @@ import { ADMIN_HEALTHZ, ADMIN_METRICS_JSON, ADMIN_PREFIX } from '../naming/gatew
 import { isModelName } from '../naming/model';
 import { formatTrafficIssues, type TrafficState } from '../shared/traffic-state';
 import type { BearerCheck } from './admin-token';
-import type { DockerDiscovery } from './discovery';
+import type { EndpointDiscovery } from './discovery';
 import { headerValue, readJson, sendJson } from './http-json';
 import type { GatewayMetrics } from './metrics';
 import { parseTrafficState, safeDecode } from './routes';
@@ -27,7 +27,12 @@ export interface AdminApiOptions {
   metrics: GatewayMetrics;
   /** checks the Authorization header (see admin-token.ts) */
   checkBearer: (authorization: string | undefined) => BearerCheck;
-  discovery?: DockerDiscovery;
+  discovery?: EndpointDiscovery;
+  /**
+   * Set when routes and endpoints come from elsewhere (Kubernetes: `HTTPRoutes of GatewayClass
+   * "tandem"`): the routes and endpoints PUT/DELETE routes then answer 409 naming it.
+   */
+  routesFrom?: string;
   log: (message: string) => void;
 }
 
@@ -36,17 +41,12 @@ export interface AdminApiOptions {
  * only on a bug or when the state file cannot be written; the server answers 500 then.
  */
 export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> {
-  const { table, metrics, checkBearer, discovery, log } = options;
+  const { table, metrics, checkBearer, discovery, routesFrom, log } = options;
 
-  const gaugedVersions = new Map<string, string[]>();
-  const setWeightGauges = (model: string, traffic: TrafficState | undefined): void => {
-    for (const version of gaugedVersions.get(model) ?? []) metrics.weight.remove({ model, version });
-    for (const [version, weight] of Object.entries(traffic?.weights ?? {})) metrics.weight.set({ model, version }, weight);
-    gaugedVersions.set(model, Object.keys(traffic?.weights ?? {}));
-  };
-  for (const [model, traffic] of Object.entries(table.current().models)) setWeightGauges(model, traffic);
-
-  const refreshEndpointGauges = (): void => {
+  // Gauges are set from the table at every scrape, so routes changed elsewhere (HTTPRoutes) show too.
+  const refreshGauges = (): void => {
+    metrics.weight.reset();
+    for (const [model, traffic] of Object.entries(table.current().models)) setWeightGauges(model, traffic);
     metrics.endpoints.reset();
     for (const [model, versions] of discovery?.snapshot() ?? new Map<string, Map<string, string[]>>()) {
       for (const [version, urls] of versions) metrics.endpoints.set({ model, version }, urls.length);
@@ -55,13 +55,18 @@ export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMes
       for (const [version, urls] of Object.entries(versions)) metrics.endpoints.set({ model, version }, urls.length);
     }
   };
+  /** Percent of unpinned traffic per version (HTTPRoute weights are relative; admin API weights already sum to 100). */
+  const setWeightGauges = (model: string, traffic: TrafficState): void => {
+    const total = Object.values(traffic.weights).reduce((sum, w) => sum + w, 0);
+    for (const [version, weight] of Object.entries(traffic.weights)) metrics.weight.set({ model, version }, total > 0 ? (weight * 100) / total : 0);
+  };
 
   const handleAdmin = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const { pathname } = new URL(req.url ?? '/', 'http://gateway');
     const method = req.method ?? 'GET';
     const state = table.current();
     if (pathname === '/metrics' && method === 'GET') {
-      refreshEndpointGauges();
+      refreshGauges();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return;
@@ -73,7 +78,7 @@ export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMes
       return sendJson(res, 401, { error: auth.error });
     }
     if (pathname === ADMIN_METRICS_JSON && method === 'GET') {
-      refreshEndpointGauges();
+      refreshGauges();
       return sendJson(res, 200, await metrics.registry.getMetricsAsJSON());
     }
     if (pathname === '/_tandem/models' && method === 'GET') {
@@ -97,6 +102,9 @@ export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMes
     }
 
     if (traffic && method === 'GET') return sendJson(res, 200, state.models[model] ?? { weights: {}, pinned: [] });
+    if (routesFrom && (traffic || endpoints) && (method === 'PUT' || method === 'DELETE')) {
+      return sendJson(res, 409, { error: `this gateway routes ${routesFrom}: change the HTTPRoute (tandem's gateway-api router writes it), not the gateway` });
+    }
     if (traffic && method === 'DELETE') {
       await table.serialized(async () => {
         const current = table.current();
@@ -104,7 +112,6 @@ export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMes
         const models = { ...current.models };
         delete models[model];
         await table.commit({ ...current, models });
-        setWeightGauges(model, undefined);
       });
       res.writeHead(204).end();
       return;
@@ -120,7 +127,6 @@ export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMes
         if (!parsed.state) return parsed;
         const current = table.current();
         await table.commit({ ...current, models: { ...current.models, [model]: parsed.state } });
-        setWeightGauges(model, parsed.state);
         return parsed;
       });
       if (!result.state) return sendJson(res, 400, { error: formatTrafficIssues(result.issues), issues: result.issues });

@@ -5,8 +5,11 @@
  *   admin.ts  the admin port: `/_tandem/...` behind a bearer token, `/metrics`;
  *   table.ts  the routing table, persisted to `<stateDir>/gateway-state.json` and swapped whole
  *             on every change, so in-flight requests finish on the replica they were sent to.
- * Replica endpoints come from the Docker engine's labels (discovery.ts), or from the admin API
- * for versions that do not run on the engine.
+ * Replica endpoints come from a discovery (discovery.ts): the Docker engine's labels (docker/),
+ * or from the admin API for versions that do not run on the engine. In Kubernetes mode
+ * (kubernetes/) the gateway is a Gateway API data plane: routes and endpoints both come from the
+ * cluster (HTTPRoutes, EndpointSlices), nothing is kept in the state file, and the admin API
+ * only reads routes.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,12 +18,13 @@ import { GatewayDefaults } from '../naming/gateway';
 import { durationMs } from '../shared/duration';
 import { createAdminApi } from './admin';
 import { bearerChecker } from './admin-token';
-import { DockerDiscovery } from './discovery';
+import { type EndpointDiscovery, isRouteDiscovery } from './discovery';
+import { DockerDiscovery } from './docker/discovery';
 import { sendJson } from './http-json';
 import { createMetrics } from './metrics';
 import { createModelProxy } from './proxy';
 import { loadState } from './state-file';
-import { createRoutingTable } from './table';
+import { createDiscoveredRoutingTable, createRoutingTable } from './table';
 
 export interface GatewayOptions {
   /** proxy port; 0 picks a free one */
@@ -39,6 +43,11 @@ export interface GatewayOptions {
   stateDir: string;
   /** engine to discover replica endpoints from; without one only admin-given endpoints are used */
   docker?: Docker;
+  /**
+   * another source of endpoints (instead of `docker`); when it also gives routes (Kubernetes'
+   * HTTPRoutes) those are routed and the state file is not used
+   */
+  discovery?: EndpointDiscovery;
   /** periodic discovery refresh; default 5000 ms */
   refreshIntervalMs?: number;
   log?: (message: string) => void;
@@ -65,14 +74,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const adminHost = options.adminHost ?? GatewayDefaults.adminHost;
   if (!options.adminToken) throw new Error('the gateway needs an admin token');
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? durationMs(GatewayDefaults.upstreamTimeout);
-  const initial = await loadState(options.stateDir);
-  const discovery = options.docker ? new DockerDiscovery(options.docker, { refreshIntervalMs: options.refreshIntervalMs, log }) : undefined;
+  const discovery =
+    options.discovery ?? (options.docker ? new DockerDiscovery(options.docker, { refreshIntervalMs: options.refreshIntervalMs, log }) : undefined);
+  const routed = isRouteDiscovery(discovery) ? discovery : undefined;
+  const initial = routed ? undefined : await loadState(options.stateDir);
   if (discovery) await discovery.start();
 
-  const table = createRoutingTable(initial, options.stateDir, discovery);
+  const table = routed ? createDiscoveredRoutingTable(routed) : createRoutingTable(initial!, options.stateDir, discovery);
   const metrics = createMetrics();
   const proxy = createModelProxy({ table, metrics, upstreamTimeoutMs, random: options.random });
-  const admin = createAdminApi({ table, metrics, checkBearer: bearerChecker(options.adminToken), discovery, log });
+  const admin = createAdminApi({ table, metrics, checkBearer: bearerChecker(options.adminToken), discovery, routesFrom: routed?.routesFrom, log });
 
   const guard =
     (handler: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) =>

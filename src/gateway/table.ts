@@ -4,7 +4,7 @@
  * at a time, persisting before swapping it whole, so in-flight requests finish on the replica
  * they were sent to.
  */
-import type { DockerDiscovery } from './discovery';
+import type { EndpointDiscovery, RouteDiscovery } from './discovery';
 import { type GatewayState, saveState } from './state-file';
 
 export interface RoutingTable {
@@ -19,7 +19,7 @@ export interface RoutingTable {
 }
 
 /** A table starting at `initial`, persisted in `stateDir`, with replicas from `discovery` when given. */
-export function createRoutingTable(initial: GatewayState, stateDir: string, discovery: DockerDiscovery | undefined): RoutingTable {
+export function createRoutingTable(initial: GatewayState, stateDir: string, discovery: EndpointDiscovery | undefined): RoutingTable {
   let state = initial;
   let queue: Promise<unknown> = Promise.resolve();
   return {
@@ -33,6 +33,37 @@ export function createRoutingTable(initial: GatewayState, stateDir: string, disc
     async commit(next) {
       await saveState(stateDir, next);
       state = next;
+    },
+  };
+}
+
+/**
+ * A table whose routes and endpoints are the discovery's (Kubernetes: HTTPRoutes and
+ * EndpointSlices). Nothing is persisted: the cluster holds the state. commit() throws, since
+ * routes are changed in the cluster, not here.
+ */
+export function createDiscoveredRoutingTable(discovery: RouteDiscovery): RoutingTable {
+  const noStaticEndpoints = {};
+  let seen: Record<string, GatewayState['models'][string]> | undefined;
+  let state: GatewayState = { models: {}, staticEndpoints: noStaticEndpoints };
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    current() {
+      const models = discovery.routes();
+      if (models !== seen) {
+        seen = models;
+        state = { models, staticEndpoints: noStaticEndpoints };
+      }
+      return state;
+    },
+    endpointsOf: (model, version) => discovery.endpoints(model, version),
+    serialized<T>(work: () => Promise<T>): Promise<T> {
+      const run = queue.then(work, work);
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    commit() {
+      return Promise.reject(new Error(`routes come from ${discovery.routesFrom}; change them there`));
     },
   };
 }

@@ -26,3 +26,10 @@ export const ADMIN_METRICS_JSON = `${ADMIN_PREFIX}metrics.json`;
 
 /** File in the gateway's state directory holding the token it generated (mode 0600). */
 export const ADMIN_TOKEN_FILE = 'admin-token';
+
+/**
+ * Kubernetes mode (`tandem gateway --kubernetes`): the `controllerName` of the GatewayClasses
+ * tandem's gateway serves, and the class it serves by default.
+ */
+export const GATEWAY_CONTROLLER_NAME = 'tandem.dev/gateway-controller';
+export const DEFAULT_GATEWAY_CLASS = 'tandem';
