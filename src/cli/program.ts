@@ -71,6 +71,20 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     }
   };
 
+  /** A command that reads one thing about a model and prints it as text or, with --json, as JSON. */
+  const readCommand = <T>(parent: Command, usage: string, description: string, read: (client: TandemClient, model: string, env: string) => Promise<T>, text: (value: T) => string) =>
+    parent
+      .command(usage)
+      .description(description)
+      .addOption(envOption())
+      .addOption(jsonOption())
+      .action(async (model: string, options: CommandOptions) => {
+        await withClient(options, model, async (client, env) => {
+          const value = await read(client, model, env);
+          out(options.json ? JSON.stringify(value) : text(value));
+        });
+      });
+
   const follow = async (client: TandemClient, model: string, env: string, json: boolean | undefined) => {
     let printed = 0;
     const handle = await client.releaseHandle(model, env);
@@ -133,17 +147,7 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     });
   }
 
-  release
-    .command('status <model>')
-    .description('stage, traffic, steps, checks and operator actions of the latest release')
-    .addOption(envOption())
-    .addOption(jsonOption())
-    .action(async (model: string, options: CommandOptions) => {
-      await withClient(options, model, async (client, env) => {
-        const status = await client.status(model, env);
-        out(options.json ? JSON.stringify(status) : statusText(status));
-      });
-    });
+  readCommand(release, 'status <model>', 'stage, traffic, steps, checks and operator actions of the latest release', (client, model, env) => client.status(model, env), statusText);
 
   release
     .command('watch <model>')
@@ -154,17 +158,13 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
       await withClient(options, model, (client, env) => follow(client, model, env, options.json));
     });
 
-  program
-    .command('versions <model>')
-    .description('running versions with traffic share, role, commit, image digest and the release that deployed them')
-    .addOption(envOption())
-    .addOption(jsonOption())
-    .action(async (model: string, options: CommandOptions) => {
-      await withClient(options, model, async (client, env) => {
-        const state = await client.versions(model, env);
-        out(options.json ? JSON.stringify(state) : versionsTable(state));
-      });
-    });
+  readCommand(
+    program,
+    'versions <model>',
+    'running versions with traffic share, role, commit, image digest and the release that deployed them',
+    (client, model, env) => client.versions(model, env),
+    versionsTable,
+  );
 
   program
     .command('rollback <model>')

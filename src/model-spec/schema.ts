@@ -53,20 +53,11 @@ export const smokeTestSchema = z
 const setWeightStep = z
   .object({ setWeight: z.number().int().min(0).max(100).describe('Percent of unpinned traffic sent to the new version.') })
   .strict();
-const pauseStep = z
-  .object({
-    pause: z
-      .object({ duration: duration(DURATION_BOUNDS.pause).optional().describe('Without a duration the release waits for `resume`.') })
-      .strict(),
-  })
-  .strict();
-const approvalStep = z
-  .object({
-    approval: z
-      .object({ timeout: duration(DURATION_BOUNDS.approval).optional().describe('Without approval by then the release rolls back.') })
-      .strict(),
-  })
-  .strict();
+/** A step that waits: `{ <step>: { <field>?: duration } }`. */
+const waitStep = <S extends string, F extends string>(step: S, field: F, bound: { maxMs: number; text: string }, description: string) =>
+  z.object({ [step]: z.object({ [field]: duration(bound).optional().describe(description) } as Record<F, z.ZodOptional<ReturnType<typeof duration>>>).strict() } as Record<S, z.ZodObject<Record<F, z.ZodOptional<ReturnType<typeof duration>>>>>).strict();
+const pauseStep = waitStep('pause', 'duration', DURATION_BOUNDS.pause, 'Without a duration the release waits for `resume`.');
+const approvalStep = waitStep('approval', 'timeout', DURATION_BOUNDS.approval, 'Without approval by then the release rolls back.');
 const analysisStep = z
   .object({
     analysis: z

@@ -189,100 +189,103 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(services.stdout.trim().split('\n').sort(), [...LONG_RUNNING, ...ONE_SHOTS].sort());
   });
 
-  it('comes up with `docker compose up -d --wait`: every service healthy, the one-shots exited 0', { timeout: 10 * 60_000 }, async () => {
-    upStarted = true;
-    const started = Date.now();
-    const up = await compose(['up', '-d', '--wait', '--wait-timeout', '420'], 480_000);
-    const seconds = Math.round((Date.now() - started) / 1000);
-    if (up.code !== 0) {
-      const logs = await compose(['logs', '--no-color', '--tail', '30']);
-      assert.fail(`docker compose up -d --wait exited ${up.code} after ${seconds} s:\n${up.stderr.slice(-3000)}\n--- logs ---\n${logs.stdout.slice(-8000)}`);
-    }
-    process.stderr.write(`docker compose up -d --wait: ${seconds} s\n`);
+  // One story, its steps in order: each needs the stack the step before it left.
+  it('runs as a service: up, a release through the stack, down', { timeout: 25 * 60_000 }, async (t) => {
+    await t.test('comes up with `docker compose up -d --wait`: every service healthy, the one-shots exited 0', { timeout: 10 * 60_000 }, async () => {
+      upStarted = true;
+      const started = Date.now();
+      const up = await compose(['up', '-d', '--wait', '--wait-timeout', '420'], 480_000);
+      const seconds = Math.round((Date.now() - started) / 1000);
+      if (up.code !== 0) {
+        const logs = await compose(['logs', '--no-color', '--tail', '30']);
+        assert.fail(`docker compose up -d --wait exited ${up.code} after ${seconds} s:\n${up.stderr.slice(-3000)}\n--- logs ---\n${logs.stdout.slice(-8000)}`);
+      }
+      process.stderr.write(`docker compose up -d --wait: ${seconds} s\n`);
 
-    const entries = await ps();
-    for (const service of LONG_RUNNING) {
-      const entry = entries.find((e) => e.Service === service);
-      assert.ok(entry, `${service} is not in docker compose ps`);
-      assert.equal(`${entry.State} ${entry.Health}`, 'running healthy', service);
-    }
-    for (const service of ONE_SHOTS) {
-      const entry = entries.find((e) => e.Service === service);
-      assert.ok(entry, `${service} is not in docker compose ps`);
-      assert.equal(`${entry.State} ${entry.ExitCode}`, 'exited 0', service);
-    }
-    // what is published answers on 127.0.0.1
-    assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'Temporal Web UI');
-    assert.equal((await fetch(`http://127.0.0.1:${ports.registry}/v2/`)).status, 200, 'registry');
-    assert.equal((await fetch(`http://127.0.0.1:${ports.gatewayAdmin}/_tandem/healthz`)).status, 200, 'gateway admin');
-    for (const port of [ports.worker1, ports.worker2]) assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `worker on ${port}`);
-    // two workers, told apart by Temporal: each polls the task queue under its own --identity
-    const temporal = execFileSync('bash', ['scripts/temporal-up.sh', '--print-binary'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    let pollers = '';
-    for (let i = 0; i < 30 && !(pollers.includes('tandem-worker-1') && pollers.includes('tandem-worker-2')); i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
-      const described = await runProcess(temporal, ['task-queue', 'describe', '--address', `127.0.0.1:${ports.temporal}`, '--namespace', 'default', '--task-queue', 'tandem', '--output', 'json']);
-      pollers = JSON.stringify((JSON.parse(described.stdout || '{}') as { pollers?: unknown }).pollers ?? []);
-    }
-    assert.ok(pollers.includes('tandem-worker-1') && pollers.includes('tandem-worker-2'), `pollers of task queue tandem: ${pollers}`);
-  });
-
-  it('releases the example model through the stack: `docker compose run --rm tandem release start … --wait`, then `versions`', { timeout: 10 * 60_000 }, async () => {
-    const started = Date.now();
-    const release = await compose(['run', '--rm', '-T', 'tandem', 'release', 'start', MODEL, 'v1.0.0', '--wait'], 540_000);
-    const seconds = Math.round((Date.now() - started) / 1000);
-    if (release.code !== 0) {
-      const logs = await compose(['logs', '--no-color', '--tail', '40', 'tandem-worker-1', 'tandem-worker-2', 'tandem-gateway']);
-      assert.fail(`release start exited ${release.code} after ${seconds} s:\n${release.stdout}\n${release.stderr}\n--- logs ---\n${logs.stdout.slice(-8000)}`);
-    }
-    process.stderr.write(`release of ${MODEL} v1.0.0 through the stack: ${seconds} s\n`);
-    // exit 0 is `--wait`'s "promoted"; the state below says so too
-
-    const versions = await compose(['run', '--rm', '-T', 'tandem', 'versions', MODEL, '--json'], 120_000);
-    assert.equal(versions.code, 0, versions.stderr);
-    const state = JSON.parse(versions.stdout.trim().split('\n').pop()!) as {
-      running: { version: string; readyReplicas: number; image: string }[];
-      traffic: { weights: Record<string, number>; stable?: string };
-    };
-    assert.deepEqual(state.running.map((r) => r.version), ['v1.0.0']);
-    assert.ok(state.running[0]!.readyReplicas >= 1, JSON.stringify(state));
-    assert.match(state.running[0]!.image, new RegExp(`^127\\.0\\.0\\.1:${ports.registry}/${MODEL}[:@]`));
-    assert.deepEqual(state.traffic.weights, { 'v1.0.0': 100 });
-    assert.equal(state.traffic.stable, 'v1.0.0');
-
-    // the composed gateway serves it
-    const res = await fetch(`http://127.0.0.1:${ports.gateway}/${MODEL}/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ amount: 40, country_risk: 0.1, velocity: 1, new_device: 0 }),
+      const entries = await ps();
+      for (const service of LONG_RUNNING) {
+        const entry = entries.find((e) => e.Service === service);
+        assert.ok(entry, `${service} is not in docker compose ps`);
+        assert.equal(`${entry.State} ${entry.Health}`, 'running healthy', service);
+      }
+      for (const service of ONE_SHOTS) {
+        const entry = entries.find((e) => e.Service === service);
+        assert.ok(entry, `${service} is not in docker compose ps`);
+        assert.equal(`${entry.State} ${entry.ExitCode}`, 'exited 0', service);
+      }
+      // what is published answers on 127.0.0.1
+      assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'Temporal Web UI');
+      assert.equal((await fetch(`http://127.0.0.1:${ports.registry}/v2/`)).status, 200, 'registry');
+      assert.equal((await fetch(`http://127.0.0.1:${ports.gatewayAdmin}/_tandem/healthz`)).status, 200, 'gateway admin');
+      for (const port of [ports.worker1, ports.worker2]) assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `worker on ${port}`);
+      // two workers, told apart by Temporal: each polls the task queue under its own --identity
+      const temporal = execFileSync('bash', ['scripts/temporal-up.sh', '--print-binary'], { cwd: ROOT, encoding: 'utf8' }).trim();
+      let pollers = '';
+      for (let i = 0; i < 30 && !(pollers.includes('tandem-worker-1') && pollers.includes('tandem-worker-2')); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+        const described = await runProcess(temporal, ['task-queue', 'describe', '--address', `127.0.0.1:${ports.temporal}`, '--namespace', 'default', '--task-queue', 'tandem', '--output', 'json']);
+        pollers = JSON.stringify((JSON.parse(described.stdout || '{}') as { pollers?: unknown }).pollers ?? []);
+      }
+      assert.ok(pollers.includes('tandem-worker-1') && pollers.includes('tandem-worker-2'), `pollers of task queue tandem: ${pollers}`);
     });
-    assert.equal(res.status, 200, await res.text());
-    assert.equal(res.headers.get('x-served-by-version'), 'v1.0.0');
-    // the image went to the composed registry
-    const tags = (await (await fetch(`http://127.0.0.1:${ports.registry}/v2/${MODEL}/tags/list`)).json()) as { tags: string[] };
-    assert.ok(tags.tags.includes('v1.0.0'), JSON.stringify(tags));
 
-    // the host's CLI and the Temporal CLI reach the composed Temporal on its published port
-    const hostEnv = { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`, TEMPORAL_NAMESPACE: 'default', TANDEM_CONFIG: join(work, 'tandem.config.yaml') };
-    const status = await runProcess('node', ['bin/tandem.js', 'release', 'status', MODEL, '--json'], { env: hostEnv, timeout: 120_000 });
-    assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /v1\.0\.0/);
-    const temporal = execFileSync('bash', ['scripts/temporal-up.sh', '--print-binary'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const listed = await runProcess(temporal, ['workflow', 'list', '--address', `127.0.0.1:${ports.temporal}`, '--namespace', 'default', '--query', `TandemModel="${MODEL}" AND TandemVersion="v1.0.0"`, '--output', 'json']);
-    assert.equal(listed.code, 0, listed.stderr);
-    assert.ok((JSON.parse(listed.stdout || '[]') as unknown[]).length >= 1, `no release listed by search attributes:\n${listed.stdout}`);
-  });
+    await t.test('releases the example model through the stack: `docker compose run --rm tandem release start … --wait`, then `versions`', { timeout: 10 * 60_000 }, async () => {
+      const started = Date.now();
+      const release = await compose(['run', '--rm', '-T', 'tandem', 'release', 'start', MODEL, 'v1.0.0', '--wait'], 540_000);
+      const seconds = Math.round((Date.now() - started) / 1000);
+      if (release.code !== 0) {
+        const logs = await compose(['logs', '--no-color', '--tail', '40', 'tandem-worker-1', 'tandem-worker-2', 'tandem-gateway']);
+        assert.fail(`release start exited ${release.code} after ${seconds} s:\n${release.stdout}\n${release.stderr}\n--- logs ---\n${logs.stdout.slice(-8000)}`);
+      }
+      process.stderr.write(`release of ${MODEL} v1.0.0 through the stack: ${seconds} s\n`);
+      // exit 0 is `--wait`'s "promoted"; the state below says so too
 
-  it('goes away with `docker compose down -v`, leaving no container, volume or network behind', { timeout: 5 * 60_000 }, async () => {
-    const down = await compose(['down', '-v', '--remove-orphans', '--timeout', '30']);
-    assert.equal(down.code, 0, down.stderr);
-    upStarted = false;
-    await removeModelLeftovers();
-    const label = `label=com.docker.compose.project=${PROJECT}`;
-    assert.equal((await docker('ps', '-aq', '--filter', label)).stdout.trim(), '', 'containers of the project');
-    assert.equal((await docker('volume', 'ls', '-q', '--filter', label)).stdout.trim(), '', 'volumes of the project');
-    assert.equal((await docker('network', 'ls', '-q', '--filter', label)).stdout.trim(), '', 'networks of the project');
-    assert.equal((await docker('ps', '-aq', '--filter', `label=tandem.model=${MODEL}`)).stdout.trim(), '', "the model's containers");
-    assert.notEqual((await docker('network', 'inspect', NETWORK)).code, 0, `network ${NETWORK} is gone`);
+      const versions = await compose(['run', '--rm', '-T', 'tandem', 'versions', MODEL, '--json'], 120_000);
+      assert.equal(versions.code, 0, versions.stderr);
+      const state = JSON.parse(versions.stdout.trim().split('\n').pop()!) as {
+        running: { version: string; readyReplicas: number; image: string }[];
+        traffic: { weights: Record<string, number>; stable?: string };
+      };
+      assert.deepEqual(state.running.map((r) => r.version), ['v1.0.0']);
+      assert.ok(state.running[0]!.readyReplicas >= 1, JSON.stringify(state));
+      assert.match(state.running[0]!.image, new RegExp(`^127\\.0\\.0\\.1:${ports.registry}/${MODEL}[:@]`));
+      assert.deepEqual(state.traffic.weights, { 'v1.0.0': 100 });
+      assert.equal(state.traffic.stable, 'v1.0.0');
+
+      // the composed gateway serves it
+      const res = await fetch(`http://127.0.0.1:${ports.gateway}/${MODEL}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ amount: 40, country_risk: 0.1, velocity: 1, new_device: 0 }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      assert.equal(res.headers.get('x-served-by-version'), 'v1.0.0');
+      // the image went to the composed registry
+      const tags = (await (await fetch(`http://127.0.0.1:${ports.registry}/v2/${MODEL}/tags/list`)).json()) as { tags: string[] };
+      assert.ok(tags.tags.includes('v1.0.0'), JSON.stringify(tags));
+
+      // the host's CLI and the Temporal CLI reach the composed Temporal on its published port
+      const hostEnv = { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`, TEMPORAL_NAMESPACE: 'default', TANDEM_CONFIG: join(work, 'tandem.config.yaml') };
+      const status = await runProcess('node', ['bin/tandem.js', 'release', 'status', MODEL, '--json'], { env: hostEnv, timeout: 120_000 });
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /v1\.0\.0/);
+      const temporal = execFileSync('bash', ['scripts/temporal-up.sh', '--print-binary'], { cwd: ROOT, encoding: 'utf8' }).trim();
+      const listed = await runProcess(temporal, ['workflow', 'list', '--address', `127.0.0.1:${ports.temporal}`, '--namespace', 'default', '--query', `TandemModel="${MODEL}" AND TandemVersion="v1.0.0"`, '--output', 'json']);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.ok((JSON.parse(listed.stdout || '[]') as unknown[]).length >= 1, `no release listed by search attributes:\n${listed.stdout}`);
+    });
+
+    await t.test('goes away with `docker compose down -v`, leaving no container, volume or network behind', { timeout: 5 * 60_000 }, async () => {
+      const down = await compose(['down', '-v', '--remove-orphans', '--timeout', '30']);
+      assert.equal(down.code, 0, down.stderr);
+      upStarted = false;
+      await removeModelLeftovers();
+      const label = `label=com.docker.compose.project=${PROJECT}`;
+      assert.equal((await docker('ps', '-aq', '--filter', label)).stdout.trim(), '', 'containers of the project');
+      assert.equal((await docker('volume', 'ls', '-q', '--filter', label)).stdout.trim(), '', 'volumes of the project');
+      assert.equal((await docker('network', 'ls', '-q', '--filter', label)).stdout.trim(), '', 'networks of the project');
+      assert.equal((await docker('ps', '-aq', '--filter', `label=tandem.model=${MODEL}`)).stdout.trim(), '', "the model's containers");
+      assert.notEqual((await docker('network', 'inspect', NETWORK)).code, 0, `network ${NETWORK} is gone`);
+    });
   });
 });
