@@ -64,11 +64,11 @@ function buildKubernetesEnvironment(
   const namespace = target.namespace;
   const router =
     env.traffic.router === 'gateway-api'
-      ? new GatewayApiRouter(kubeConfig, { namespace, gateway: env.traffic.gateway, gatewayNamespace: env.traffic.gatewayNamespace })
+      ? new GatewayApiRouter(kubeConfig, { namespace, gateway: env.traffic.gateway, gatewayNamespace: env.traffic.gatewayNamespace, isolation: target.isolation })
       : new ReplicaRatioRouter(kubeConfig, { namespace });
   const builder = imageBuilder(env, dockerClient(undefined), cacheDir);
   return {
-    target: new KubernetesTarget(kubeConfig, { namespace }),
+    target: new KubernetesTarget(kubeConfig, { namespace, isolation: target.isolation }),
     router,
     analyzer: createAnalyzer(name, env),
     builder,

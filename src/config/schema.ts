@@ -33,6 +33,12 @@ const kubernetesTargetSchema = z
     kubeconfig: z.string().optional().describe('Path to a kubeconfig; defaults to KUBECONFIG or in-cluster config.'),
     context: z.string().optional(),
     namespace: z.string().default('default'),
+    isolation: z
+      .enum(['shared', 'namespace'])
+      .default('shared')
+      .describe(
+        'shared: every version in `namespace`. namespace: each version in a namespace of its own (`<namespace>-<model>-<version>-<hash>`) with a ResourceQuota and LimitRange from its spec, reached by the HTTPRoute through a ReferenceGrant, deleted when the version is retired; needs traffic.router gateway-api and deploy/rbac-namespace-isolation.yaml.',
+      ),
   })
   .strict();
 
@@ -126,7 +132,18 @@ export const environmentSchema = z
       .optional()
       .describe('Where analysis steps read a version\'s metrics.'),
   })
-  .strict();
+  .strict()
+  .superRefine((env, ctx) => {
+    if (env.target.kind === 'kubernetes' && env.target.isolation === 'namespace' && env.traffic.router === 'replica-ratio') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['traffic', 'router'],
+        message:
+          '"replica-ratio" cannot serve target.isolation "namespace": its model Service selects pods in its own namespace only, and each version runs in a namespace of its own. ' +
+          'Use traffic: { router: gateway-api, gateway: <name> }, or target.isolation: shared',
+      });
+    }
+  });
 
 export const configSchema = z
   .object({

@@ -145,3 +145,21 @@ export function labelSelector(labels: Record<string, string>): string {
 export function isQuantity(text: string): boolean {
   return /^[+]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?$/.test(text.trim());
 }
+
+/** Extra label on a version namespace (`isolation: namespace`): the environment namespace it belongs to. */
+export const ENVIRONMENT_NAMESPACE_LABEL = 'tandem.dev/environment-namespace';
+
+/**
+ * Namespace of one version when an environment runs each version in its own namespace
+ * (`isolation: namespace`): `<environment namespace>-<model>-<version>`, cut so that with the
+ * `-<hash8>` of (environment namespace, model, version) it always ends in, it is at most 63
+ * characters. Always a DNS-1035 label, so a valid namespace name. The hash is always there, since
+ * environment namespace, model and version may all contain `-` and the readable part alone could
+ * be shared (`a-b` + `c` and `a` + `b-c`); the target also refuses a namespace whose annotations
+ * name another model or version, so even a hash collision never mixes two versions.
+ */
+export function versionNamespace(environmentNamespace: string, model: string, version: string): string {
+  const readable = `${slug(environmentNamespace) || 'ns'}-${modelSlug(model)}-${versionSlug(version).text}`;
+  const start = /^[a-z]/.test(readable) ? readable : `n-${readable}`;
+  return `${cut(start, DNS_LABEL_MAX - HASH_LENGTH - 1)}-${shortHash(environmentNamespace, model, version)}`;
+}

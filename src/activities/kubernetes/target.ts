@@ -8,7 +8,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
-import { KubeAnnotation, KubeLabel, MANAGED_BY, labelSelector, selectorLabels, workloadName } from '../../naming/kubernetes';
+import { KubeAnnotation, KubeLabel, MANAGED_BY, labelSelector, selectorLabels, versionNamespace, workloadName } from '../../naming/kubernetes';
 import type { ProgressFn, Target, VersionWorkload } from '../target';
 import type { DeployedVersion, RunningVersion } from '../types';
 import { MERGE, SSA } from './client';
@@ -16,11 +16,33 @@ import { kubeCall, kubeFailure, kubeRead } from './errors';
 import { type PodMetadata, deploymentManifest, replicaProblems, serviceManifest, validateWorkload } from './manifests';
 import { replicaPlan } from './replica-split';
 import { rolloutVerdict } from './rollout';
+import {
+  DEFAULT_VERSION_ROLE,
+  type Isolation,
+  REFERENCE_GRANT_API,
+  isVersionNamespaceOf,
+  limitRangeManifest,
+  modelNamespaceSelector,
+  namespaceManifest,
+  referenceGrantManifest,
+  resourceQuotaManifest,
+  roleBindingManifest,
+  subjectOf,
+} from './version-namespace';
 import { type WatchEvent, type WatchSpec, WatchError, watchUntil } from './watch';
 
 export interface KubernetesTargetOptions {
-  /** namespace of the environment; every version of every model lives here */
+  /** namespace of the environment; with `isolation: shared` every version of every model lives here */
   namespace: string;
+  /**
+   * `shared` (default): every version in `namespace`. `namespace`: each version in a namespace of
+   * its own (version-namespace.ts), created on apply with a ResourceQuota, a LimitRange, a
+   * ReferenceGrant for HTTPRoutes of `namespace`, and a RoleBinding of the worker to `versionRole`;
+   * deleted by remove.
+   */
+  isolation?: Isolation;
+  /** ClusterRole of namespaced rules bound in each version namespace (deploy/rbac-namespace-isolation.yaml); default `tandem-worker-version` */
+  versionRole?: string;
   /** field manager of server-side apply; default `tandem` */
   fieldManager?: string;
   /** take over fields owned by other managers instead of failing; default false */
@@ -44,6 +66,10 @@ export class KubernetesTarget implements Target {
   private readonly core: k8s.CoreV1Api;
   private readonly namespace: string;
   private readonly fieldManager: string;
+  private readonly rbac: k8s.RbacAuthorizationV1Api;
+  private readonly custom: k8s.CustomObjectsApi;
+  /** who the kubeconfig authenticates as, the subject of the RoleBinding in version namespaces; asked once */
+  private identity?: Promise<k8s.RbacV1Subject>;
 
   constructor(
     private readonly kubeConfig: k8s.KubeConfig,
@@ -53,6 +79,8 @@ export class KubernetesTarget implements Target {
     this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.namespace = options.namespace;
     this.fieldManager = options.fieldManager ?? MANAGED_BY;
+    this.rbac = kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    this.custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   }
 
   /**
@@ -68,23 +96,24 @@ export class KubernetesTarget implements Target {
   async apply(workload: VersionWorkload): Promise<void> {
     validateWorkload(workload);
     const name = workloadName(workload.model, workload.version);
-    const existing = await this.readDeployment(name);
+    const namespace = this.options.isolation === 'namespace' ? await this.prepareVersionNamespace(workload) : this.namespace;
+    const existing = await this.readDeployment(name, namespace);
     if (existing && existing.metadata?.labels?.[KubeLabel.managedBy] !== MANAGED_BY) {
       throw ApplicationFailure.nonRetryable(
-        `Deployment ${this.namespace}/${name} exists and was not created by tandem; rename or remove it before deploying ${workload.model} ${workload.version}`,
+        `Deployment ${namespace}/${name} exists and was not created by tandem; rename or remove it before deploying ${workload.model} ${workload.version}`,
         FailureType.DeployFailed,
       );
     }
     const deployedAt = existing?.metadata?.annotations?.[KubeAnnotation.deployedAt] ?? new Date().toISOString();
-    const manifest = deploymentManifest(workload, this.namespace, deployedAt, this.options.pod);
-    const applied = await kubeCall({ verb: 'patch', resource: 'deployments.apps', name, namespace: this.namespace }, () =>
-      this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body: manifest, fieldManager: this.fieldManager, force: this.options.force }, SSA),
+    const manifest = deploymentManifest(workload, namespace, deployedAt, this.options.pod);
+    const applied = await kubeCall({ verb: 'patch', resource: 'deployments.apps', name, namespace }, () =>
+      this.apps.patchNamespacedDeployment({ name, namespace, body: manifest, fieldManager: this.fieldManager, force: this.options.force }, SSA),
     );
-    const service = serviceManifest(workload, this.namespace);
-    await kubeCall({ verb: 'patch', resource: 'services', name, namespace: this.namespace }, () =>
-      this.core.patchNamespacedService({ name, namespace: this.namespace, body: service, fieldManager: this.fieldManager, force: this.options.force }, SSA),
+    const service = serviceManifest(workload, namespace);
+    await kubeCall({ verb: 'patch', resource: 'services', name, namespace }, () =>
+      this.core.patchNamespacedService({ name, namespace, body: service, fieldManager: this.fieldManager, force: this.options.force }, SSA),
     );
-    if (applied.spec?.replicas !== workload.spec.replicas) await this.setReplicas(name, workload.spec.replicas);
+    if (applied.spec?.replicas !== workload.spec.replicas) await this.setReplicas(name, workload.spec.replicas, namespace);
   }
 
   /**
@@ -99,13 +128,14 @@ export class KubernetesTarget implements Target {
    */
   async waitReady(model: string, version: string, timeoutMs: number, onProgress: ProgressFn, signal?: AbortSignal): Promise<DeployedVersion> {
     const name = workloadName(model, version);
-    const deployment = await this.readDeployment(name);
+    const namespace = this.namespaceOf(model, version);
+    const deployment = await this.readDeployment(name, namespace);
     if (!deployment) {
-      throw ApplicationFailure.nonRetryable(`${model} ${version} has no Deployment in namespace ${this.namespace}; deploy it first`, FailureType.DeployFailed);
+      throw ApplicationFailure.nonRetryable(`${model} ${version} has no Deployment in namespace ${namespace}; deploy it first`, FailureType.DeployFailed);
     }
     const podSelector = labelSelector(selectorLabels(model, version));
-    const listPods = () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: podSelector });
-    const podList = await kubeCall({ verb: 'list', resource: 'pods', namespace: this.namespace }, listPods);
+    const listPods = () => this.core.listNamespacedPod({ namespace, labelSelector: podSelector });
+    const podList = await kubeCall({ verb: 'list', resource: 'pods', namespace }, listPods);
     const pods = new Map<string, k8s.V1Pod>(podList.items.map((p) => [p.metadata!.name!, p]));
     let current: k8s.V1Deployment = deployment;
 
@@ -114,7 +144,7 @@ export class KubernetesTarget implements Target {
       onProgress(verdict.ready, verdict.desired, verdict.detail);
       if (verdict.done) return { version, replicas: verdict.desired, readyReplicas: verdict.ready };
       if (verdict.failure) {
-        const events = verdict.stuck ? await this.warningEvents(name) : '';
+        const events = verdict.stuck ? await this.warningEvents(name, namespace) : '';
         throw ApplicationFailure.nonRetryable(`${model} ${version} cannot become ready: ${verdict.failure}${events}`, FailureType.DeployFailed);
       }
       return undefined;
@@ -125,9 +155,9 @@ export class KubernetesTarget implements Target {
     const byName = `metadata.name=${name}`;
     const watches: WatchSpec[] = [
       {
-        path: `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
+        path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
         fieldSelector: byName,
-        list: () => this.apps.listNamespacedDeployment({ namespace: this.namespace, fieldSelector: byName }),
+        list: () => this.apps.listNamespacedDeployment({ namespace, fieldSelector: byName }),
         onEvent: (event: WatchEvent) => {
           if (event.type === 'DELETED') {
             throw ApplicationFailure.nonRetryable(`${model} ${version}: its Deployment was deleted while waiting for it to become ready`, FailureType.DeployFailed);
@@ -136,7 +166,7 @@ export class KubernetesTarget implements Target {
         },
       },
       {
-        path: `/api/v1/namespaces/${this.namespace}/pods`,
+        path: `/api/v1/namespaces/${namespace}/pods`,
         labelSelector: podSelector,
         list: listPods,
         onEvent: (event: WatchEvent) => {
@@ -162,7 +192,7 @@ export class KubernetesTarget implements Target {
     } catch (error) {
       if (!(error instanceof WatchError)) throw error;
       const resource = error.path.endsWith('/pods') ? 'pods' : 'deployments.apps';
-      throw kubeFailure(error, { verb: 'watch', resource, namespace: this.namespace });
+      throw kubeFailure(error, { verb: 'watch', resource, namespace });
     }
   }
 
@@ -173,8 +203,11 @@ export class KubernetesTarget implements Target {
    */
   async list(model: string): Promise<RunningVersion[]> {
     const selector = labelSelector({ ...selectorLabels(model), [KubeLabel.managedBy]: MANAGED_BY });
-    const list = await kubeCall({ verb: 'list', resource: 'deployments.apps', namespace: this.namespace }, () => this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selector }));
-    return list.items
+    const items =
+      this.options.isolation === 'namespace'
+        ? await this.isolatedDeployments(model)
+        : (await kubeCall({ verb: 'list', resource: 'deployments.apps', namespace: this.namespace }, () => this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selector }))).items;
+    return items
       .filter((d) => d.metadata?.annotations?.[KubeAnnotation.model] === model)
       .map((d) => {
         const a = d.metadata?.annotations ?? {};
@@ -202,12 +235,13 @@ export class KubernetesTarget implements Target {
     const problems = replicaProblems(replicas);
     if (problems.length) throw ApplicationFailure.nonRetryable(`cannot scale ${model} ${version}: ${problems.join('; ')}`, FailureType.InvalidSpec);
     const name = workloadName(model, version);
-    const deployment = await this.readDeployment(name);
+    const namespace = this.namespaceOf(model, version);
+    const deployment = await this.readDeployment(name, namespace);
     if (!deployment) {
       if (replicas === 0) return;
-      throw ApplicationFailure.nonRetryable(`${model} ${version} has no Deployment in namespace ${this.namespace} to scale; deploy it first`, FailureType.VersionNotRunning);
+      throw ApplicationFailure.nonRetryable(`${model} ${version} has no Deployment in namespace ${namespace} to scale; deploy it first`, FailureType.VersionNotRunning);
     }
-    if (deployment.spec?.replicas !== replicas) await this.setReplicas(name, replicas);
+    if (deployment.spec?.replicas !== replicas) await this.setReplicas(name, replicas, namespace);
   }
 
   /**
@@ -219,6 +253,10 @@ export class KubernetesTarget implements Target {
    * Throws a non-retryable VersionNotRunning when a weighted version has no Deployment.
    */
   async scaleForTraffic(model: string, weights: Record<string, number>): Promise<void> {
+    if (this.options.isolation === 'namespace') {
+      // Refused at config load too (schema.ts): a Service only selects pods of its own namespace.
+      throw ApplicationFailure.nonRetryable(`cannot split ${model}'s traffic by replica counts: its versions run in namespaces of their own`, FailureType.InvalidSpec);
+    }
     const selector = labelSelector({ ...selectorLabels(model), [KubeLabel.managedBy]: MANAGED_BY });
     const list = await kubeCall({ verb: 'list', resource: 'deployments.apps', namespace: this.namespace }, () => this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selector }));
     const byVersion = new Map<string, k8s.V1Deployment>();
@@ -242,6 +280,7 @@ export class KubernetesTarget implements Target {
    * routes: a model's HTTPRoute or shared Service belongs to its traffic router.
    */
   async remove(model: string, version: string): Promise<void> {
+    if (this.options.isolation === 'namespace') return this.removeVersionNamespace(model, version);
     const name = workloadName(model, version);
     await kubeRead({ verb: 'delete', resource: 'services', name, namespace: this.namespace }, () => this.core.deleteNamespacedService({ name, namespace: this.namespace }));
     await kubeRead({ verb: 'delete', resource: 'deployments.apps', name, namespace: this.namespace }, () =>
@@ -257,35 +296,143 @@ export class KubernetesTarget implements Target {
    */
   async endpoint(model: string, version: string): Promise<string> {
     const name = workloadName(model, version);
-    const deployment = await this.readDeployment(name);
+    const namespace = this.namespaceOf(model, version);
+    const deployment = await this.readDeployment(name, namespace);
     if (!deployment || !deployment.spec?.replicas) {
-      throw ApplicationFailure.nonRetryable(`${model} ${version} has no running replicas in namespace ${this.namespace}`, FailureType.VersionNotRunning);
+      throw ApplicationFailure.nonRetryable(`${model} ${version} has no running replicas in namespace ${namespace}`, FailureType.VersionNotRunning);
     }
-    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace: this.namespace }, () => this.core.readNamespacedService({ name, namespace: this.namespace }));
+    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace }, () => this.core.readNamespacedService({ name, namespace }));
     if (!service) {
-      throw ApplicationFailure.nonRetryable(`${model} ${version} has no Service in namespace ${this.namespace}; deploy it again`, FailureType.VersionNotRunning);
+      throw ApplicationFailure.nonRetryable(`${model} ${version} has no Service in namespace ${namespace}; deploy it again`, FailureType.VersionNotRunning);
     }
     const port = service.spec?.ports?.[0]?.port ?? 80;
-    return `http://${name}.${this.namespace}.svc:${port}`;
+    return `http://${name}.${namespace}.svc:${port}`;
+  }
+
+  // ---------------------------------------------------------------- version namespaces (isolation: namespace)
+
+  /** Namespace the version's Deployment and Service live in: the environment's, or its own. */
+  private namespaceOf(model: string, version: string): string {
+    return this.options.isolation === 'namespace' ? versionNamespace(this.namespace, model, version) : this.namespace;
+  }
+
+  /**
+   * Makes the version's namespace ready for its Deployment and Service: creates it (labelled for
+   * list and remove) unless it exists, binds the worker to the namespaced ClusterRole there, and
+   * applies the ResourceQuota, LimitRange and ReferenceGrant. Returns the namespace. Throws a
+   * non-retryable DeployFailed when a namespace of that name was not made by tandem for this
+   * version; a plain retryable Error while it is still being deleted (a retired version coming back).
+   */
+  private async prepareVersionNamespace(workload: VersionWorkload): Promise<string> {
+    const { model, version } = workload;
+    const namespace = versionNamespace(this.namespace, model, version);
+    const call = { resource: 'namespaces', name: namespace, namespace } as const;
+    let existing = await kubeRead({ verb: 'get', ...call }, () => this.core.readNamespace({ name: namespace }));
+    if (!existing) {
+      try {
+        await this.core.createNamespace({ body: namespaceManifest(namespace, this.namespace, model, version) });
+      } catch (error) {
+        if (statusOf(error) !== 409) throw kubeFailure(error, { verb: 'create', ...call });
+      }
+      existing = await kubeCall({ verb: 'get', ...call }, () => this.core.readNamespace({ name: namespace }));
+    }
+    if (!isVersionNamespaceOf(existing, model, version)) {
+      throw ApplicationFailure.nonRetryable(
+        `namespace ${namespace} exists and was not created by tandem for ${model} ${version}; remove it before deploying ${model} ${version}`,
+        FailureType.DeployFailed,
+      );
+    }
+    if (existing.metadata?.deletionTimestamp) throw new Error(`namespace ${namespace} of ${model} ${version} is still being deleted (the version was retired); retrying`);
+
+    const binding = roleBindingManifest(namespace, this.options.versionRole ?? DEFAULT_VERSION_ROLE, await this.whoAmI());
+    let bound = false;
+    try {
+      await this.rbac.createNamespacedRoleBinding({ namespace, body: binding });
+      bound = true;
+    } catch (error) {
+      if (statusOf(error) !== 409) throw kubeFailure(error, { verb: 'create', resource: 'rolebindings.rbac.authorization.k8s.io', name: binding.metadata!.name, namespace });
+    }
+    const ssa = { fieldManager: this.fieldManager, force: this.options.force };
+    const quota = resourceQuotaManifest(namespace, workload.spec);
+    // A new RoleBinding reaches the API server's authorizer within moments: retry a refused first write briefly.
+    await retryForbidden(bound ? 10_000 : 0, () =>
+      kubeCall({ verb: 'patch', resource: 'resourcequotas', name: quota.metadata!.name, namespace }, () =>
+        this.core.patchNamespacedResourceQuota({ name: quota.metadata!.name!, namespace, body: quota, ...ssa }, SSA),
+      ),
+    );
+    const limits = limitRangeManifest(namespace, workload.spec.resources);
+    await kubeCall({ verb: 'patch', resource: 'limitranges', name: limits.metadata!.name, namespace }, () =>
+      this.core.patchNamespacedLimitRange({ name: limits.metadata!.name!, namespace, body: limits, ...ssa }, SSA),
+    );
+    const grant = referenceGrantManifest(namespace, this.namespace, model, version);
+    const { group, version: apiVersion, plural } = REFERENCE_GRANT_API;
+    await kubeCall({ verb: 'patch', resource: `${plural}.${group}`, name: grant.metadata!.name, namespace }, () =>
+      this.custom.patchNamespacedCustomObject({ group, version: apiVersion, plural, namespace, name: grant.metadata!.name!, body: grant, ...ssa }, SSA),
+    );
+    return namespace;
+  }
+
+  /** The RBAC subject the kubeconfig authenticates as (SelfSubjectReview, allowed to every authenticated user). */
+  private whoAmI(): Promise<k8s.RbacV1Subject> {
+    this.identity ??= kubeCall({ verb: 'create', resource: 'selfsubjectreviews.authentication.k8s.io', namespace: '' }, () =>
+      this.kubeConfig.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } }),
+    ).then((review) => subjectOf(review.status?.userInfo?.username ?? ''));
+    this.identity.catch(() => (this.identity = undefined));
+    return this.identity;
+  }
+
+  /** Deployments of the model in its version namespaces (found by label; namespaces being deleted are retired versions). */
+  private async isolatedDeployments(model: string): Promise<k8s.V1Deployment[]> {
+    const selector = labelSelector(modelNamespaceSelector(this.namespace, model));
+    const namespaces = await kubeCall({ verb: 'list', resource: 'namespaces', namespace: '' }, () => this.core.listNamespace({ labelSelector: selector }));
+    const deployments: k8s.V1Deployment[] = [];
+    for (const ns of namespaces.items) {
+      const version = ns.metadata?.annotations?.[KubeAnnotation.version];
+      if (ns.metadata?.deletionTimestamp || version === undefined || !isVersionNamespaceOf(ns, model, version)) continue;
+      const deployment = await this.readDeployment(workloadName(model, version), ns.metadata!.name!);
+      if (deployment) deployments.push(deployment);
+    }
+    return deployments;
+  }
+
+  /**
+   * Retires a version by deleting its namespace; the namespace controller deletes what is in it.
+   * Idempotent: a namespace already gone or already terminating is fine. Refuses (non-retryable
+   * DeployFailed) to delete a namespace of that name that tandem did not create for this version.
+   */
+  private async removeVersionNamespace(model: string, version: string): Promise<void> {
+    const name = versionNamespace(this.namespace, model, version);
+    const call = { resource: 'namespaces', name, namespace: name } as const;
+    const existing = await kubeRead({ verb: 'get', ...call }, () => this.core.readNamespace({ name }));
+    if (!existing || existing.metadata?.deletionTimestamp) return;
+    if (!isVersionNamespaceOf(existing, model, version)) {
+      throw ApplicationFailure.nonRetryable(`namespace ${name} was not created by tandem for ${model} ${version}; not deleting it`, FailureType.DeployFailed);
+    }
+    try {
+      await this.core.deleteNamespace({ name, propagationPolicy: 'Background' });
+    } catch (error) {
+      // 404: gone meanwhile; 409: already being deleted ("the system is ensuring all content is removed").
+      if (statusOf(error) !== 404 && statusOf(error) !== 409) throw kubeFailure(error, { verb: 'delete', ...call });
+    }
   }
 
   // ---------------------------------------------------------------- API helpers
 
-  private readDeployment(name: string): Promise<k8s.V1Deployment | undefined> {
-    return kubeRead({ verb: 'get', resource: 'deployments.apps', name, namespace: this.namespace }, () => this.apps.readNamespacedDeployment({ name, namespace: this.namespace }));
+  private readDeployment(name: string, namespace = this.namespace): Promise<k8s.V1Deployment | undefined> {
+    return kubeRead({ verb: 'get', resource: 'deployments.apps', name, namespace }, () => this.apps.readNamespacedDeployment({ name, namespace }));
   }
 
   /** Replica count through a merge patch (an update, not part of the applied configuration). */
-  private async setReplicas(name: string, replicas: number): Promise<void> {
-    await kubeCall({ verb: 'patch', resource: 'deployments.apps', name, namespace: this.namespace }, () =>
-      this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body: { spec: { replicas } }, fieldManager: this.fieldManager }, MERGE),
+  private async setReplicas(name: string, replicas: number, namespace = this.namespace): Promise<void> {
+    await kubeCall({ verb: 'patch', resource: 'deployments.apps', name, namespace }, () =>
+      this.apps.patchNamespacedDeployment({ name, namespace, body: { spec: { replicas } }, fieldManager: this.fieldManager }, MERGE),
     );
   }
 
   /** Up to three latest warning events about the Deployment, its ReplicaSets and pods, as `; events: ...`. */
-  private async warningEvents(name: string): Promise<string> {
+  private async warningEvents(name: string, namespace: string): Promise<string> {
     try {
-      const list = await this.core.listNamespacedEvent({ namespace: this.namespace, fieldSelector: 'type=Warning' });
+      const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: 'type=Warning' });
       const mine = list.items
         .filter((e) => e.involvedObject.name === name || e.involvedObject.name?.startsWith(`${name}-`))
         .sort((a, b) => eventTime(b) - eventTime(a))
@@ -294,6 +441,25 @@ export class KubernetesTarget implements Target {
       return mine.length ? `; events: ${mine.join(' | ')}` : '';
     } catch {
       return '';
+    }
+  }
+}
+
+/** HTTP status of a client-node ApiException, if the server answered. */
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Runs `fn`, retrying every 250 ms for up to `ms` while it fails with PermissionDenied. */
+async function retryForbidden<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!(error instanceof ApplicationFailure && error.type === FailureType.PermissionDenied) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 }

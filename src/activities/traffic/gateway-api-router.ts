@@ -11,7 +11,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
-import { KubeAnnotation, KubeLabel, MANAGED_BY, labelValue, modelObjectName, selectorLabels, workloadName } from '../../naming/kubernetes';
+import { KubeAnnotation, KubeLabel, MANAGED_BY, labelValue, modelObjectName, selectorLabels, versionNamespace, workloadName } from '../../naming/kubernetes';
 import { VERSION_HEADER } from '../../naming/headers';
 import { SSA } from '../kubernetes/client';
 import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors';
@@ -38,12 +38,19 @@ export interface GatewayApiRouterOptions {
   /** namespace of the Gateway; default: the routes' namespace */
   gatewayNamespace?: string;
   fieldManager?: string;
+  /**
+   * Where the versions' Services are: `shared` (default) beside the route in `namespace`;
+   * `namespace`: each in its version namespace (naming/kubernetes.ts versionNamespace), referenced
+   * with `namespace` in the backendRef and allowed by the ReferenceGrant the target puts there.
+   */
+  isolation?: 'shared' | 'namespace';
 }
 
 interface BackendRef {
   group?: string;
   kind?: string;
   name: string;
+  namespace?: string;
   port?: number;
   weight?: number;
 }
@@ -88,13 +95,14 @@ export class GatewayApiRouter implements TrafficRouter {
     const ports = new Map<string, number>();
     for (const version of versions) {
       const service = workloadName(model, version);
-      ports.set(version, await this.servicePort(model, version, service));
+      ports.set(version, await this.servicePort(model, version, service, this.serviceNamespace(model, version)));
       backends[service] = version;
     }
     const ref = (version: string, weight: number): BackendRef => ({
       group: '',
       kind: 'Service',
       name: workloadName(model, version),
+      ...(this.options.isolation === 'namespace' ? { namespace: this.serviceNamespace(model, version) } : {}),
       port: ports.get(version)!,
       weight,
     });
@@ -166,13 +174,16 @@ export class GatewayApiRouter implements TrafficRouter {
     )) as HTTPRoute | undefined;
   }
 
-  private async servicePort(model: string, version: string, name: string): Promise<number> {
-    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace: this.options.namespace }, () =>
-      this.core.readNamespacedService({ name, namespace: this.options.namespace }),
-    );
+  /** Namespace of the version's Service: the route's, or the version's own with `isolation: namespace`. */
+  private serviceNamespace(model: string, version: string): string {
+    return this.options.isolation === 'namespace' ? versionNamespace(this.options.namespace, model, version) : this.options.namespace;
+  }
+
+  private async servicePort(model: string, version: string, name: string, namespace: string): Promise<number> {
+    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace }, () => this.core.readNamespacedService({ name, namespace }));
     if (!service) {
       throw ApplicationFailure.nonRetryable(
-        `cannot route traffic to ${model} ${version}: it has no Service ${name} in namespace ${this.options.namespace}; deploy it first`,
+        `cannot route traffic to ${model} ${version}: it has no Service ${name} in namespace ${namespace}; deploy it first`,
         FailureType.VersionNotRunning,
       );
     }
