@@ -342,6 +342,39 @@ describe('tandem gateway --kubernetes: the Gateway API data plane on a real API 
     assert.equal(pinned.status, 503);
   });
 
+  it('a backendRef to a Service in another namespace is served once a ReferenceGrant there allows it', async () => {
+    const other = `${NS}-v`;
+    await createTestNamespace(kc, other, RUN);
+    const service = 'scorer-v1';
+    await core.createNamespacedService({ namespace: other, body: { metadata: { name: service }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } });
+    await kc.makeApiClient(k8s.DiscoveryV1Api).createNamespacedEndpointSlice({
+      namespace: other,
+      body: {
+        metadata: { name: `${service}-0`, labels: { 'kubernetes.io/service-name': service, 'endpointslice.kubernetes.io/managed-by': 'tandem-test' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: servers[2]!.port }],
+        endpoints: [{ addresses: [host], conditions: { ready: true } }],
+      },
+    });
+    await custom.createNamespacedCustomObject({
+      group: GROUP, version: 'v1', namespace: NS, plural: 'httproutes',
+      body: { apiVersion: `${GROUP}/v1`, kind: 'HTTPRoute', metadata: { name: 'scorer' }, spec: { parentRefs: [{ name: GATEWAY }], rules: [{ backendRefs: [{ name: service, namespace: other, port: 80 }] }] } },
+    });
+    const scorerResolved = async (): Promise<Json> =>
+      (await custom.getNamespacedCustomObject({ group: GROUP, version: 'v1', namespace: NS, plural: 'httproutes', name: 'scorer' }) as Json).status?.parents?.[0]?.conditions?.find((c: Json) => c.type === 'ResolvedRefs');
+    const refused = await eventually('RefNotPermitted', async () => ((await scorerResolved())?.reason === 'RefNotPermitted' ? true : undefined));
+    assert.ok(refused);
+    await custom.createNamespacedCustomObject({
+      group: GROUP, version: 'v1beta1', namespace: other, plural: 'referencegrants',
+      body: { apiVersion: `${GROUP}/v1beta1`, kind: 'ReferenceGrant', metadata: { name: 'routes-of-models' }, spec: { from: [{ group: GROUP, kind: 'HTTPRoute', namespace: NS }], to: [{ group: '', kind: 'Service' }] } },
+    });
+    await eventually('ResolvedRefs True', async () => ((await scorerResolved())?.status === 'True' ? true : undefined));
+    const response = await fetch(`${url}/scorer/predict`);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as Json).version, 'v1.1.0', 'the server behind the other namespace\'s Service');
+    await core.deleteNamespace({ name: other }).catch(() => undefined);
+  });
+
   it('a deleted HTTPRoute stops serving the model (404)', async () => {
     const started = performance.now();
     await router.remove(MODEL);

@@ -122,6 +122,20 @@ describe('the Gateway API subset of tandem\'s gateway', () => {
     assert.equal(gw.conditions![0]!.status, 'True');
   });
 
+  it('a backendRef to another namespace needs a ReferenceGrant there (a namespace per version)', () => {
+    const crossing = route('fraud', { v1: 100 });
+    crossing.spec!.rules![0]!.backendRefs![0]!.namespace = 'fraud-v1';
+    const v1 = { ...service('fraud-v1'), metadata: { name: 'fraud-v1', namespace: 'fraud-v1' } };
+    const v1Slice = { ...slice('fraud-v1', [['10.1.0.1', true]]), metadata: { name: 'fraud-v1-x', namespace: 'fraud-v1', labels: { 'kubernetes.io/service-name': 'fraud-v1' } } };
+    const grant = { metadata: { name: 'g', namespace: 'fraud-v1' }, spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: NS }], to: [{ group: '', kind: 'Service' }] } };
+    const refused = buildRouting(objects({ routes: [crossing], services: [v1], endpointSlices: [v1Slice] }), OPTIONS);
+    assert.equal(refused.routes[0]!.status[0]!.conditions[1]!.reason, 'RefNotPermitted');
+    assert.deepEqual(refused.endpoints.get('fraud')!.get('v1'), []);
+    const allowed = buildRouting(objects({ routes: [crossing], services: [v1], endpointSlices: [v1Slice], referenceGrants: [grant] }), OPTIONS);
+    assert.equal(allowed.routes[0]!.status[0]!.conditions[1]!.status, 'True');
+    assert.deepEqual(allowed.endpoints.get('fraud')!.get('v1'), ['http://10.1.0.1:8080']);
+  });
+
   it('two routes for one model: the older serves it, the newer is not Accepted (ModelConflict)', () => {
     const older = route('fraud', { v1: 100 });
     const newer = route('fraud-copy', { v2: 100 }, [], { creationTimestamp: '2026-02-01T00:00:00Z', annotations: { 'tandem.dev/model': 'fraud' } });

@@ -19,6 +19,7 @@ import {
   type GatewayClass,
   type GatewayStatus,
   type HTTPRoute,
+  type ReferenceGrant,
   type RouteParentStatus,
   GATEWAY_API_GROUP,
   buildRouting,
@@ -46,6 +47,7 @@ interface Informers {
   routes: Informer<HTTPRoute & k8s.KubernetesObject>;
   services: Informer<k8s.V1Service>;
   endpointSlices: Informer<k8s.V1EndpointSlice>;
+  referenceGrants: Informer<ReferenceGrant & k8s.KubernetesObject>;
 }
 
 export class KubernetesDiscovery implements RouteDiscovery {
@@ -78,6 +80,10 @@ export class KubernetesDiscovery implements RouteDiscovery {
       routes: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/${VERSION}/httproutes`, gatewayApi('httproutes')),
       services: k8s.makeInformer(kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces()),
       endpointSlices: k8s.makeInformer(kubeConfig, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
+      // v1beta1: the version every Gateway API release serves (v1 only from v1.5)
+      referenceGrants: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/v1beta1/referencegrants`, () =>
+        custom.listClusterCustomObject({ group: GATEWAY_API_GROUP, version: 'v1beta1', plural: 'referencegrants' }) as Promise<k8s.KubernetesListObject<never>>,
+      ),
     };
   }
 
@@ -152,6 +158,7 @@ export class KubernetesDiscovery implements RouteDiscovery {
       routes: this.informers.routes.list(),
       services: this.informers.services.list() as ClusterObjects['services'],
       endpointSlices: this.informers.endpointSlices.list() as ClusterObjects['endpointSlices'],
+      referenceGrants: this.informers.referenceGrants.list(),
     };
     this.routing = buildRouting(objects, { gatewayClass: this.options.gatewayClass, controllerName: this.options.controllerName });
     const summary = JSON.stringify(this.routing.models);
@@ -268,7 +275,7 @@ function stampParent(parent: RouteParentStatus, previous: readonly RouteParentSt
 
 function resourceOf(informer: string): string {
   return (
-    { gatewayClasses: 'gatewayclasses.gateway.networking.k8s.io', gateways: 'gateways.gateway.networking.k8s.io', routes: 'httproutes.gateway.networking.k8s.io', services: 'services', endpointSlices: 'endpointslices.discovery.k8s.io' }[informer] ?? informer
+    { gatewayClasses: 'gatewayclasses.gateway.networking.k8s.io', gateways: 'gateways.gateway.networking.k8s.io', routes: 'httproutes.gateway.networking.k8s.io', services: 'services', endpointSlices: 'endpointslices.discovery.k8s.io', referenceGrants: 'referencegrants.gateway.networking.k8s.io' }[informer] ?? informer
   );
 }
 

@@ -16,7 +16,8 @@
  *     1) become the version weights; the first such rule wins, as Gateway API precedence says;
  *   - rules matching the header `X-Model-Version` exactly: the header value is a pinned version
  *     served by the rule's backendRefs;
- *   - backendRefs to Services in the route's namespace; a version is named by the route's
+ *   - backendRefs to Services in the route's namespace, or in another one whose ReferenceGrant
+ *     allows HTTPRoutes of the route's namespace to reach it; a version is named by the route's
  *     `tandem.dev/backends` annotation ({service: version}, written by tandem's gateway-api
  *     router), else by the Service's name; endpoints are the ready addresses of the Service's
  *     EndpointSlices at the slice port named like the Service port (pod IPs: no kube-proxy).
@@ -148,12 +149,19 @@ export interface EndpointSlice {
   endpoints?: Array<{ addresses?: string[]; conditions?: { ready?: boolean } }>;
 }
 
+export interface ReferenceGrant {
+  metadata?: Metadata;
+  spec?: { from?: Array<{ group?: string; kind?: string; namespace?: string }>; to?: Array<{ group?: string; kind?: string; name?: string }> };
+}
+
 export interface ClusterObjects {
   gatewayClasses: readonly GatewayClass[];
   gateways: readonly Gateway[];
   routes: readonly HTTPRoute[];
   services: readonly Service[];
   endpointSlices: readonly EndpointSlice[];
+  /** absent: no cross-namespace backendRef is allowed */
+  referenceGrants?: readonly ReferenceGrant[];
 }
 
 export interface RoutingOptions {
@@ -264,7 +272,7 @@ export function buildRouting(objects: ClusterObjects, options: RoutingOptions): 
     const parents: RouteParentStatus[] = [];
     const translated = translateRoute(route);
     const model = translated.model;
-    const resolved = resolveBackends(route, translated, services, slices);
+    const resolved = resolveBackends(route, translated, services, slices, objects.referenceGrants ?? []);
     let served = false;
     for (const parentRef of route.spec?.parentRefs ?? []) {
       if ((parentRef.group ?? GATEWAY_API_GROUP) !== GATEWAY_API_GROUP || (parentRef.kind ?? 'Gateway') !== 'Gateway') continue;
@@ -416,6 +424,7 @@ function resolveBackends(
   translated: TranslatedRoute,
   services: Map<string, Service>,
   slices: Map<string, EndpointSlice[]>,
+  grants: readonly ReferenceGrant[],
 ): { endpoints: Map<string, string[]>; condition: (generation: number | undefined) => Condition } {
   const namespace = route.metadata?.namespace ?? '';
   const endpoints = new Map<string, string[]>();
@@ -427,22 +436,23 @@ function resolveBackends(
         problems.push({ reason: 'InvalidKind', message: `backendRef ${ref.name}: only Services are supported (got ${ref.group ?? ''}/${ref.kind})` });
         continue;
       }
-      if (ref.namespace !== undefined && ref.namespace !== namespace) {
-        problems.push({ reason: 'RefNotPermitted', message: `backendRef ${ref.namespace}/${ref.name}: Services in other namespaces are not supported` });
+      const target = ref.namespace ?? namespace;
+      if (target !== namespace && !granted(grants, namespace, target, ref.name)) {
+        problems.push({ reason: 'RefNotPermitted', message: `backendRef ${target}/${ref.name}: no ReferenceGrant in ${target} lets HTTPRoutes of ${namespace} reach it` });
         continue;
       }
-      const service = services.get(key(namespace, ref.name));
+      const service = services.get(key(target, ref.name));
       if (!service) {
-        problems.push({ reason: 'BackendNotFound', message: `Service ${namespace}/${ref.name} not found` });
+        problems.push({ reason: 'BackendNotFound', message: `Service ${target}/${ref.name} not found` });
         continue;
       }
       const ports = service.spec?.ports ?? [];
       const port = ref.port === undefined ? (ports.length === 1 ? ports[0] : undefined) : ports.find((p) => p.port === ref.port);
       if (!port) {
-        problems.push({ reason: 'BackendNotFound', message: `Service ${namespace}/${ref.name} has no port ${ref.port ?? '(backendRef names none)'}` });
+        problems.push({ reason: 'BackendNotFound', message: `Service ${target}/${ref.name} has no port ${ref.port ?? '(backendRef names none)'}` });
         continue;
       }
-      for (const url of sliceUrls(slices.get(key(namespace, ref.name)) ?? [], port)) if (!urls.includes(url)) urls.push(url);
+      for (const url of sliceUrls(slices.get(key(target, ref.name)) ?? [], port)) if (!urls.includes(url)) urls.push(url);
     }
     endpoints.set(version, urls.sort());
   }
@@ -453,6 +463,16 @@ function resolveBackends(
         ? condition('ResolvedRefs', true, 'ResolvedRefs', 'all backendRefs resolved', generation)
         : condition('ResolvedRefs', false, problems[0]!.reason, problems.map((p) => p.message).join('; '), generation),
   };
+}
+
+/** True when a ReferenceGrant in `to` lets HTTPRoutes of namespace `from` reference Service `name` there. */
+function granted(grants: readonly ReferenceGrant[], from: string, to: string, name: string): boolean {
+  return grants.some(
+    (g) =>
+      g.metadata?.namespace === to &&
+      (g.spec?.from ?? []).some((f) => f.group === GATEWAY_API_GROUP && f.kind === 'HTTPRoute' && f.namespace === from) &&
+      (g.spec?.to ?? []).some((t) => (t.group ?? '') === '' && t.kind === 'Service' && (t.name === undefined || t.name === name)),
+  );
 }
 
 /** `http://<address>:<port>` of every ready endpoint of the slices, at the slice port named like the Service port. */
