@@ -113,8 +113,8 @@ describe('ResourceQuota and LimitRange of a version namespace', () => {
 
   it('makes the spec resources every container\'s default request, default limit and maximum', () => {
     const lr = limitRangeManifest('ns', { cpu: '100m', memory: '64Mi' });
-    assert.deepEqual(lr.spec!.limits, [{ type: 'Container', _default: { cpu: '100m', memory: '64Mi' }, defaultRequest: { cpu: '100m', memory: '64Mi' }, max: { cpu: '100m', memory: '64Mi' } }]);
-    assert.deepEqual(limitRangeManifest('ns', { memory: '64Mi' }).spec!.limits[0]!._default, { memory: '64Mi' });
+    assert.deepEqual(lr.spec!.limits, [{ type: 'Container', default: { cpu: '100m', memory: '64Mi' }, defaultRequest: { cpu: '100m', memory: '64Mi' }, max: { cpu: '100m', memory: '64Mi' } }]);
+    assert.deepEqual((limitRangeManifest('ns', { memory: '64Mi' }).spec!.limits[0] as unknown as Record<string, unknown>).default, { memory: '64Mi' });
     assert.deepEqual(limitRangeManifest('ns', {}).spec!.limits, [{ type: 'Container' }]);
   });
 });

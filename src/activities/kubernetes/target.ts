@@ -418,8 +418,19 @@ export class KubernetesTarget implements Target {
 
   // ---------------------------------------------------------------- API helpers
 
-  private readDeployment(name: string, namespace = this.namespace): Promise<k8s.V1Deployment | undefined> {
+  private async readDeployment(name: string, namespace = this.namespace): Promise<k8s.V1Deployment | undefined> {
+    if (namespace !== this.namespace && !(await this.liveNamespace(namespace))) return undefined;
     return kubeRead({ verb: 'get', resource: 'deployments.apps', name, namespace }, () => this.apps.readNamespacedDeployment({ name, namespace }));
+  }
+
+  /**
+   * True when a version namespace exists and is not being deleted. Asked before reading inside it:
+   * the worker's rights there come from the RoleBinding in it, so a version never deployed (or
+   * retired) would answer 403, not 404.
+   */
+  private async liveNamespace(name: string): Promise<boolean> {
+    const namespace = await kubeRead({ verb: 'get', resource: 'namespaces', name, namespace: name }, () => this.core.readNamespace({ name }));
+    return namespace !== undefined && !namespace.metadata?.deletionTimestamp;
   }
 
   /** Replica count through a merge patch (an update, not part of the applied configuration). */

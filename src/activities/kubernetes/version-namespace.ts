@@ -131,7 +131,8 @@ export function limitRangeManifest(namespace: string, resources: Resources): k8s
   const values: Record<string, string> = {};
   if (resources.cpu) values.cpu = resources.cpu;
   if (resources.memory) values.memory = resources.memory;
-  const item: k8s.V1LimitRangeItem = Object.keys(values).length ? { type: 'Container', _default: values, defaultRequest: values, max: values } : { type: 'Container' };
+  // Written as the API spells it (`default`): server-side apply sends the object as it is, not through client-node's `_default`.
+  const item = (Object.keys(values).length ? { type: 'Container', default: values, defaultRequest: values, max: values } : { type: 'Container' }) as k8s.V1LimitRangeItem;
   return {
     apiVersion: 'v1',
     kind: 'LimitRange',

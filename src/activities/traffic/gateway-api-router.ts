@@ -180,7 +180,11 @@ export class GatewayApiRouter implements TrafficRouter {
   }
 
   private async servicePort(model: string, version: string, name: string, namespace: string): Promise<number> {
-    const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace }, () => this.core.readNamespacedService({ name, namespace }));
+    // A version namespace that does not exist answers 403, not 404 (the worker's rights there come with it): ask for it first.
+    const missing =
+      namespace !== this.options.namespace &&
+      !(await kubeRead({ verb: 'get', resource: 'namespaces', name: namespace, namespace }, () => this.core.readNamespace({ name: namespace })));
+    const service = missing ? undefined : await kubeRead({ verb: 'get', resource: 'services', name, namespace }, () => this.core.readNamespacedService({ name, namespace }));
     if (!service) {
       throw ApplicationFailure.nonRetryable(
         `cannot route traffic to ${model} ${version}: it has no Service ${name} in namespace ${namespace}; deploy it first`,
