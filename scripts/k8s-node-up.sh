@@ -386,6 +386,16 @@ all_up() {
   node_ready
 }
 
+# ------------------------------------------------------------------------------- preflight
+# What this machine must offer, outside the repo. Exit code 3 says "this machine cannot run a
+# node" (tests skip naming the reason); any other failure is a failure.
+unsupported() { echo "$SCRIPT_NAME: this machine cannot run a Kubernetes node: $*" >&2; exit 3; }
+preflight() {
+  [ "$(id -u)" = 0 ] || unsupported "kubelet, containerd and kube-proxy must run as root (running as uid $(id -u))"
+  [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || unsupported "no memory cgroup controller under /sys/fs/cgroup"
+  [ -e /proc/sys/net/bridge ] || [ -d /sys/module/bridge ] || modprobe bridge 2>/dev/null || unsupported "the kernel has no bridge support (CNI bridge plugin)"
+}
+
 # ------------------------------------------------------------------------------------ main
 T0=$SECONDS
 KUBECONFIG_ADMIN=$(bash scripts/k8s-up.sh $([ "${1:-}" = "--build-only" ] && echo --build-only) | tail -1)
@@ -397,6 +407,7 @@ fi
 
 build
 if [ "${1:-}" = "--build-only" ]; then exit 0; fi
+preflight
 T1=$SECONDS
 SINCE=$(date +%s)
 packages

@@ -68,7 +68,7 @@ function buildKubernetesEnvironment(
       : new ReplicaRatioRouter(kubeConfig, { namespace });
   const builder = imageBuilder(env, dockerClient(undefined), cacheDir);
   return {
-    target: new KubernetesTarget(kubeConfig, { namespace, isolation: target.isolation }),
+    target: new KubernetesTarget(kubeConfig, { namespace, isolation: target.isolation, pod: { nodeSelector: target.nodeSelector, tolerations: target.tolerations } }),
     router,
     analyzer: createAnalyzer(name, env),
     builder,

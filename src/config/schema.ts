@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { GatewayDefaults } from '../naming/gateway';
 import { MODEL_NAME, MODEL_NAME_RULE } from '../naming/model';
+import { isLabelKey, isLabelValue } from '../naming/kubernetes';
 
 const registrySchema = z
   .object({
@@ -27,6 +28,35 @@ const dockerTargetSchema = z
   })
   .strict();
 
+const LABEL_KEY_RULE = 'a label key: an optional DNS subdomain prefix and "/", then up to 63 letters, digits, "-", "_", "." starting and ending with a letter or digit';
+const LABEL_VALUE_RULE = 'a label value: up to 63 letters, digits, "-", "_", "." starting and ending with a letter or digit, or empty';
+const labelKeySchema = z.string().refine(isLabelKey, { error: (issue) => `"${String(issue.input)}" is not ${LABEL_KEY_RULE}` });
+const labelValueSchema = z.string().refine(isLabelValue, { error: (issue) => `"${String(issue.input)}" is not ${LABEL_VALUE_RULE}` });
+/** Label key → value; a bad key is reported under its own path, naming it. */
+const labelMapSchema = z.record(z.string(), labelValueSchema).superRefine((labels, ctx) => {
+  for (const key of Object.keys(labels)) {
+    if (!isLabelKey(key)) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not ${LABEL_KEY_RULE}` });
+  }
+});
+
+/** A pod toleration, checked as the API server would (so a bad one fails at start-up, not at deploy). */
+const tolerationSchema = z
+  .object({
+    key: labelKeySchema.optional().describe('Taint key; omit it with operator Exists to tolerate every taint.'),
+    operator: z.enum(['Equal', 'Exists']).default('Equal'),
+    value: labelValueSchema.optional().describe('Taint value (operator Equal).'),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional().describe('Taint effect; omit it to match every effect.'),
+    tolerationSeconds: z.number().int().min(0).optional().describe('How long a pod stays bound after a NoExecute taint appears.'),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.operator === 'Exists' && t.value) ctx.addIssue({ code: 'custom', path: ['value'], message: 'must be empty when operator is Exists' });
+    if (!t.key && t.operator !== 'Exists') ctx.addIssue({ code: 'custom', path: ['key'], message: 'is required unless operator is Exists (which tolerates every taint)' });
+    if (t.tolerationSeconds !== undefined && t.effect !== 'NoExecute') {
+      ctx.addIssue({ code: 'custom', path: ['tolerationSeconds'], message: 'is only allowed with effect NoExecute' });
+    }
+  });
+
 const kubernetesTargetSchema = z
   .object({
     kind: z.literal('kubernetes'),
@@ -39,6 +69,10 @@ const kubernetesTargetSchema = z
       .describe(
         'shared: every version in `namespace`. namespace: each version in a namespace of its own (`<namespace>-<model>-<version>-<hash>`) with a ResourceQuota and LimitRange from its spec, reached by the HTTPRoute through a ReferenceGrant, deleted when the version is retired; needs traffic.router gateway-api and deploy/rbac-namespace-isolation.yaml.',
       ),
+    nodeSelector: labelMapSchema
+      .optional()
+      .describe('Node labels every version pod requires (pod spec nodeSelector), e.g. { tandem.dev/node: real }.'),
+    tolerations: z.array(tolerationSchema).optional().describe('Taints the version pods tolerate (pod spec tolerations), e.g. a dedicated model-serving pool.'),
   })
   .strict();
 

@@ -57,6 +57,18 @@ export function isLabelValue(value: string): boolean {
   return value.length <= DNS_LABEL_MAX && LABEL_VALUE.test(value);
 }
 
+/**
+ * True when `key` may be a label key (node selectors, taints): an optional DNS-1123 subdomain
+ * prefix (≤ 253) and `/`, then a name of ≤ 63 alphanumerics, `-`, `_`, `.` starting and ending alphanumeric.
+ */
+export function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && (prefix.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(prefix))) return false;
+  return name.length > 0 && isLabelValue(name);
+}
+
 /** Lowercase, every run of characters outside [a-z0-9] becomes one `-`, no `-` at either end. */
 function slug(text: string): string {
   return text

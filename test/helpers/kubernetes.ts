@@ -3,7 +3,7 @@
  * scripts/k8s-up.sh (kube-apiserver, controller-manager, scheduler, etcd, KWOK nodes).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
@@ -74,4 +74,24 @@ export async function createTestGateway(kc: k8s.KubeConfig, namespace: string, g
       spec: { gatewayClassName: GATEWAY_CLASS, listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
     },
   });
+}
+
+/** What startRealNode found: a cluster with the real node, or why this machine cannot run one. */
+export type RealNode = { kc: k8s.KubeConfig; kubeconfig: string; nodeName: string; skip?: undefined } | { skip: string };
+
+/**
+ * Starts (or reuses) the real node of scripts/k8s-node-up.sh (kubelet, containerd, kube-proxy,
+ * labelled and tainted tandem.dev/node=real) beside the control plane. Returns `skip` with the
+ * script's reason only when it exits 3, its code for "this machine cannot run a node" (not root,
+ * no memory cgroup, no bridge support); any other failure throws, so the test fails.
+ */
+export function startRealNode(): RealNode {
+  const result = spawnSync('bash', [join(ROOT, 'scripts', 'k8s-node-up.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 1_800_000 });
+  process.stderr.write(result.stderr ?? '');
+  if (result.status === 3) return { skip: result.stderr.trim().split('\n').pop()! };
+  if (result.status !== 0) throw new Error(`scripts/k8s-node-up.sh failed (exit ${result.status ?? result.signal}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  const kubeconfig = result.stdout.trim().split('\n').pop()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return { kc, kubeconfig, nodeName: process.env.K8S_NODE_NAME ?? 'tandem-node-0' };
 }

@@ -124,7 +124,10 @@ describe('Kubernetes target and routers on a real control plane', () => {
     assert.equal(d.spec?.template.spec?.containers[0]?.readinessProbe?.httpGet?.path, '/healthz');
     assert.deepEqual(d.spec?.template.spec?.containers[0]?.resources?.requests, { cpu: '100m', memory: '64Mi' });
     assert.ok(d.metadata?.managedFields?.some((f) => f.manager === 'tandem' && f.operation === 'Apply'));
-    assert.equal(await target.endpoint(MODEL, 'v1.0.0'), `http://fraud-detector-v1-0-0.${NS}.svc:8080`);
+    // The version's Service by its cluster IP: reachable in the cluster and from a node running kube-proxy.
+    const svc = await core.readNamespacedService({ name: 'fraud-detector-v1-0-0', namespace: NS });
+    assert.match(svc.spec?.clusterIP ?? '', /^10\.96\./);
+    assert.equal(await target.endpoint(MODEL, 'v1.0.0'), `http://${svc.spec?.clusterIP}:8080`);
   });
 
   it('applying the same version again changes nothing', async () => {
@@ -364,7 +367,7 @@ describe('Kubernetes target and routers on a real control plane', () => {
       await t.waitReady(MODEL, version, 60_000, () => undefined);
     }
     assert.deepEqual((await t.list(MODEL)).map((v) => v.version), ['v1.0.0', 'v1.1.0']);
-    assert.match(await t.endpoint(MODEL, 'v1.0.0'), /^http:\/\/fraud-detector-v1-0-0\./);
+    assert.match(await t.endpoint(MODEL, 'v1.0.0'), /^http:\/\/10\.96\.\d+\.\d+:8080$/);
     await router.setState(MODEL, { weights: { 'v1.0.0': 50, 'v1.1.0': 50 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
     assert.deepEqual((await router.getState(MODEL)).weights, { 'v1.0.0': 50, 'v1.1.0': 50 });
     await ratio.setState(MODEL, { weights: { 'v1.0.0': 50, 'v1.1.0': 50 }, pinned: [] });

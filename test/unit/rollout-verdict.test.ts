@@ -108,15 +108,19 @@ describe('podFailure', () => {
   });
 
   it('says OOMKilled in words', () => {
-    const p = pod({ phase: 'Running', containerStatuses: [container({ running: {} }, { restartCount: 1, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } })] });
-    assert.equal(podFailure(p), 'pod m-v1-abc: container model restarted 1 time; last run: container model was killed for using too much memory');
+    const p = pod({ phase: 'Running', containerStatuses: [container({ running: {} }, { restartCount: 2, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } })] });
+    assert.equal(podFailure(p), 'pod m-v1-abc: container model restarted 2 times; last run: container model was killed for using too much memory (OOMKilled, exit code 137)');
   });
 
-  it('fails a container that restarted after a non-zero exit, and not one that exited 0', () => {
+  it('fails a container that restarted twice after a non-zero exit, and not one that exited 0 or restarted once', () => {
     const crashed = pod({ phase: 'Running', containerStatuses: [container({ running: {} }, { restartCount: 2, lastState: { terminated: { exitCode: 1 } } })] });
     assert.equal(podFailure(crashed), 'pod m-v1-abc: container model restarted 2 times; last run: container model exited with code 1');
     const clean = pod({ phase: 'Running', containerStatuses: [container({ running: {} }, { restartCount: 1, lastState: { terminated: { exitCode: 0 } } })] });
     assert.equal(podFailure(clean), undefined);
+    // The kubelet restarts a crashed container once right away; the verdict waits for its
+    // CrashLoopBackOff (or a second restart) so the message carries the kubelet's reason.
+    const once = pod({ phase: 'Running', containerStatuses: [container({ running: {} }, { restartCount: 1, lastState: { terminated: { exitCode: 3 } } })] });
+    assert.equal(podFailure(once), undefined);
   });
 
   it('fails a pod in phase Failed with its reason and the terminated container', () => {

@@ -92,4 +92,24 @@ models:
     assert.throws(() => parseConfig(good.replace('kind: docker', 'kind: nomad')), /environments\.local\.target\.kind/);
     assert.throws(() => parseConfig('environments: [1'), /not valid YAML/);
   });
+
+  it('takes node selectors and tolerations for the version pods of a Kubernetes environment, naming a bad field', () => {
+    const k8s = (scheduling: string) =>
+      `environments:\n  prod:\n    target: { kind: kubernetes, namespace: models${scheduling} }\n    registry: { url: 127.0.0.1:5000 }\n    traffic: { router: replica-ratio }\n`;
+    const target = parseConfig(k8s(', nodeSelector: { tandem.dev/node: real }, tolerations: [{ key: tandem.dev/node, value: real, effect: NoSchedule }, { operator: Exists }]'))
+      .environments.prod!.target;
+    assert.ok(target.kind === 'kubernetes');
+    assert.deepEqual(target.nodeSelector, { 'tandem.dev/node': 'real' });
+    assert.deepEqual(target.tolerations, [{ key: 'tandem.dev/node', operator: 'Equal', value: 'real', effect: 'NoSchedule' }, { operator: 'Exists' }]);
+    const refused: [string, RegExp][] = [
+      [', nodeSelector: { "pool name": gpu }', /environments\.prod\.target\.nodeSelector\.pool name: "pool name" is not a label key/],
+      [', nodeSelector: { pool: "a b" }', /environments\.prod\.target\.nodeSelector\.pool: "a b" is not a label value/],
+      [', tolerations: [{ key: pool, operator: Exists, value: gpu }]', /environments\.prod\.target\.tolerations\[0\]\.value: must be empty when operator is Exists/],
+      [', tolerations: [{ value: gpu }]', /environments\.prod\.target\.tolerations\[0\]\.key: is required unless operator is Exists/],
+      [', tolerations: [{ key: pool, effect: NoSchedule, tolerationSeconds: 30 }]', /environments\.prod\.target\.tolerations\[0\]\.tolerationSeconds: is only allowed with effect NoExecute/],
+      [', tolerations: [{ key: pool, effect: Never }]', /environments\.prod\.target\.tolerations\[0\]\.effect/],
+      [', tolerations: [{ key: pool, tolerate: true }]', /environments\.prod\.target\.tolerations\[0\]: Unrecognized key: "tolerate"/],
+    ];
+    for (const [scheduling, message] of refused) assert.throws(() => parseConfig(k8s(scheduling)), message, scheduling);
+  });
 });

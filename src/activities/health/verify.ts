@@ -14,7 +14,8 @@ const BODY_QUOTE = 200;
 
 /**
  * Runs the checks against `endpoint` (a base URL such as `http://127.0.0.1:49153`), in order:
- * `health` (GET spec.health.path answers 2xx within spec.health.timeout), then `smoke: <name>`
+ * `health` (GET spec.health.path answers 2xx within spec.health.timeout, tried again every
+ * 250 ms until then), then `smoke: <name>`
  * for each smoke test (status equals expect.status; each dotted path of expect.json equals its
  * value, numbers within expect.tolerance). Returns every result; never throws for a failed
  * check: network errors become a failed check observing e.g. `connection refused`. When health
@@ -35,14 +36,29 @@ export async function verifyVersion(endpoint: string, spec: Spec): Promise<Verif
   return { checks };
 }
 
+/** Pause between health attempts. */
+const HEALTH_RETRY_MS = 250;
+
+/**
+ * GET the health path until it answers 2xx or `timeoutMs` has passed; the last answer is the
+ * result. A Kubernetes Service address is answered by kube-proxy a moment after the version's pods
+ * became ready (its rules follow the EndpointSlice), so a first try right after a deploy may be
+ * refused, or leave the node for an address nothing inside answers.
+ */
 async function checkHealth(base: string, path: string, timeoutMs: number): Promise<CheckResult> {
   const check = 'health';
-  try {
-    const { response, text: body } = await fetchText(base + path, timeoutMs);
-    if (response.ok) return { check, ok: true, observed: `status ${response.status}` };
-    return { check, ok: false, observed: `status ${response.status}${quote(body)}` };
-  } catch (error) {
-    return { check, ok: false, observed: describeNetworkError(error, timeoutMs) };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let result: CheckResult;
+    try {
+      const { response, text: body } = await fetchText(base + path, Math.max(1, deadline - Date.now()));
+      if (response.ok) return { check, ok: true, observed: `status ${response.status}` };
+      result = { check, ok: false, observed: `status ${response.status}${quote(body)}` };
+    } catch (error) {
+      result = { check, ok: false, observed: describeNetworkError(error, timeoutMs) };
+    }
+    if (Date.now() + HEALTH_RETRY_MS >= deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_RETRY_MS));
   }
 }
 

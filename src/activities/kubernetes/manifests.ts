@@ -20,10 +20,14 @@ export const PORT_NAME = 'http';
 /** Kubernetes' default progress deadline, used when the spec gives no readyTimeout. */
 const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 
-/** Extra metadata for every pod of a target (sidecar injection, cost labels, KWOK stages in tests). */
+/** Extra metadata and scheduling for every pod of a target (sidecar injection, cost labels, KWOK stages in tests, a node pool). */
 export interface PodMetadata {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** node labels the pods require (environment config `target.nodeSelector`) */
+  nodeSelector?: Record<string, string>;
+  /** taints the pods tolerate (environment config `target.tolerations`) */
+  tolerations?: k8s.V1Toleration[];
 }
 
 /** Workload spec as the target reads it: the release passes the whole spec, so readyTimeout is there at run time. */
@@ -128,6 +132,8 @@ export function deploymentManifest(
         },
         spec: {
           automountServiceAccountToken: false,
+          ...(pod.nodeSelector && Object.keys(pod.nodeSelector).length ? { nodeSelector: pod.nodeSelector } : {}),
+          ...(pod.tolerations?.length ? { tolerations: pod.tolerations } : {}),
           enableServiceLinks: false,
           containers: [
             {
@@ -145,6 +151,9 @@ export function deploymentManifest(
                 periodSeconds: 5,
                 failureThreshold: 3,
               },
+              // A container that crashes without writing /dev/termination-log reports its last log
+              // lines instead, so a failed deploy says why the model server exited.
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               ...(Object.keys(resources).length ? { resources: { requests: resources, limits: resources } } : {}),
             },
           ],

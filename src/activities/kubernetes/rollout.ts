@@ -74,7 +74,9 @@ export function podFailure(pod: k8s.V1Pod): string | undefined {
     if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
       return `pod ${name}: container ${s.name} is in ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}${last ? `; last run: ${describeTermination(s.name, last)}` : ''}`;
     }
-    if ((s.restartCount ?? 0) > 0 && last && last.exitCode !== 0) {
+    // The kubelet restarts a crashed container once at once, then backs off (CrashLoopBackOff,
+    // caught above with its reason); a second restart after a failure counts the same.
+    if ((s.restartCount ?? 0) >= 2 && last && last.exitCode !== 0) {
       return `pod ${name}: container ${s.name} restarted ${s.restartCount} time${s.restartCount === 1 ? '' : 's'}; last run: ${describeTermination(s.name, last)}`;
     }
   }
@@ -82,7 +84,7 @@ export function podFailure(pod: k8s.V1Pod): string | undefined {
 }
 
 function describeTermination(container: string, t: k8s.V1ContainerStateTerminated): string {
-  const how = t.reason === 'OOMKilled' ? 'was killed for using too much memory' : `exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}`;
+  const how = t.reason === 'OOMKilled' ? `was killed for using too much memory (OOMKilled, exit code ${t.exitCode})` : `exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}`;
   return `container ${container} ${how}${t.message ? `: ${t.message.trim()}` : ''}`;
 }
 

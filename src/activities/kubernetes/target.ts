@@ -176,6 +176,7 @@ export class KubernetesTarget implements Target {
         },
       },
     ];
+    let timedOut: ApplicationFailure | undefined;
     try {
       return await watchUntil(this.kubeConfig, watches, judge, {
         timeoutMs,
@@ -183,13 +184,17 @@ export class KubernetesTarget implements Target {
         tickMs: this.options.progressEveryMs ?? 5000,
         onTimeout: () => {
           const verdict = rolloutVerdict(current, [...pods.values()]);
-          return ApplicationFailure.nonRetryable(
-            `${model} ${version} not ready after ${Math.round(timeoutMs / 1000)}s: ${verdict.ready}/${verdict.desired} replicas available; ${verdict.detail}`,
+          const counts = `${verdict.ready}/${verdict.desired} replicas available`;
+          timedOut = ApplicationFailure.nonRetryable(
+            `${model} ${version} not ready after ${Math.round(timeoutMs / 1000)}s: ${verdict.detail.startsWith(counts) ? verdict.detail : `${counts}; ${verdict.detail}`}`,
             FailureType.DeployFailed,
           );
+          return timedOut;
         },
       });
     } catch (error) {
+      // Why the pods are not ready is in the kubelet's events (e.g. "Unhealthy: Readiness probe failed: HTTP probe failed with statuscode: 503").
+      if (timedOut && error === timedOut) throw ApplicationFailure.nonRetryable(`${timedOut.message}${await this.warningEvents(name, namespace)}`, FailureType.DeployFailed);
       if (!(error instanceof WatchError)) throw error;
       const resource = error.path.endsWith('/pods') ? 'pods' : 'deployments.apps';
       throw kubeFailure(error, { verb: 'watch', resource, namespace });
@@ -289,10 +294,12 @@ export class KubernetesTarget implements Target {
   }
 
   /**
-   * `http://<service>.<namespace>.svc:<port>`: the version's own Service, which reaches only its
-   * pods. It resolves inside the cluster (a worker running there); outside it, and on KWOK's fake
-   * nodes where no pod really runs, the URL does not answer. Throws a non-retryable
-   * VersionNotRunning when the version has no Deployment, no replicas, or no Service.
+   * The version's own Service, which reaches only its pods: `http://<clusterIP>:<port>` when it has
+   * a cluster IP (answers inside the cluster and on any node running kube-proxy, so a worker
+   * outside the pod network reaches it too), else `http://<service>.<namespace>.svc:<port>`
+   * (resolves inside the cluster). On KWOK's fake nodes no pod really runs, so neither answers.
+   * Throws a non-retryable VersionNotRunning when the version has no Deployment, no replicas, or
+   * no Service.
    */
   async endpoint(model: string, version: string): Promise<string> {
     const name = workloadName(model, version);
@@ -306,6 +313,8 @@ export class KubernetesTarget implements Target {
       throw ApplicationFailure.nonRetryable(`${model} ${version} has no Service in namespace ${namespace}; deploy it again`, FailureType.VersionNotRunning);
     }
     const port = service.spec?.ports?.[0]?.port ?? 80;
+    const clusterIP = service.spec?.clusterIP;
+    if (clusterIP && clusterIP !== 'None') return `http://${clusterIP.includes(':') ? `[${clusterIP}]` : clusterIP}:${port}`;
     return `http://${name}.${namespace}.svc:${port}`;
   }
 
