@@ -20,39 +20,26 @@ export interface GatewayMetrics {
 /** A fresh registry with the gateway's metrics. */
 export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
+  const byVersion = ['model', 'version'] as const;
+  // Every metric is registered in this registry only, never prom-client's global one.
+  const own = { registers: [registry] };
   return {
     registry,
     requests: new Counter({
+      ...own,
       name: GatewayMetric.requests,
       help: 'Requests answered by the gateway, by model, version and HTTP status code (version "" when no version was chosen).',
-      labelNames: ['model', 'version', 'code'],
-      registers: [registry],
+      labelNames: [...byVersion, 'code'],
     }),
-    duration: new Histogram({
-      name: GatewayMetric.duration,
-      help: 'Time from request to the end of the response, by model and version.',
-      labelNames: ['model', 'version'],
-      buckets: DURATION_BUCKETS,
-      registers: [registry],
-    }),
+    duration: new Histogram({ ...own, name: GatewayMetric.duration, help: 'Time from request to the end of the response, by model and version.', labelNames: byVersion, buckets: DURATION_BUCKETS }),
     errors: new Counter({
+      ...own,
       name: GatewayMetric.errors,
       help:
         'Failed requests: kind="upstream_5xx" (the version answered 5xx), kind="proxy" (the version could not be reached) or kind="timeout" (the version sent nothing for the upstream timeout; answered 504).',
-      labelNames: ['model', 'version', 'kind'],
-      registers: [registry],
+      labelNames: [...byVersion, 'kind'],
     }),
-    weight: new Gauge({
-      name: GatewayMetric.weight,
-      help: 'Percent of unpinned traffic routed to the version.',
-      labelNames: ['model', 'version'],
-      registers: [registry],
-    }),
-    endpoints: new Gauge({
-      name: GatewayMetric.endpoints,
-      help: 'Replica endpoints the gateway knows for the version.',
-      labelNames: ['model', 'version'],
-      registers: [registry],
-    }),
+    weight: new Gauge({ ...own, name: GatewayMetric.weight, help: 'Percent of unpinned traffic routed to the version.', labelNames: byVersion }),
+    endpoints: new Gauge({ ...own, name: GatewayMetric.endpoints, help: 'Replica endpoints the gateway knows for the version.', labelNames: byVersion }),
   };
 }

@@ -33,7 +33,16 @@ export const KubeAnnotation = {
   stable: 'tandem.dev/stable',
   /** on the replica-ratio Service: the TrafficState in force, as JSON */
   traffic: 'tandem.dev/traffic',
+  /** on a model's HTTPRoute: `{ "<service>": "<version>" }` for every backend (the gateway reads versions from it) */
+  backends: 'tandem.dev/backends',
 } as const;
+
+/** The Gateway API's group, and the version of it tandem writes and reads. */
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+export const GATEWAY_API_VERSION = 'v1';
+
+/** Label of an EndpointSlice naming its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 /** Value of `app.kubernetes.io/managed-by` on everything tandem creates. */
 export const MANAGED_BY = 'tandem';

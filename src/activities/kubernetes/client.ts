@@ -35,3 +35,14 @@ export function loadKubeConfig(connection: KubeConnection): k8s.KubeConfig {
   if (!cluster?.server) throw new Error('the kubeconfig has no current cluster; set its current-context or name a context');
   return kc;
 }
+
+/** The API groups the routers call, made from one kubeconfig. */
+export interface KubeApis {
+  core: k8s.CoreV1Api;
+  apps: k8s.AppsV1Api;
+  custom: k8s.CustomObjectsApi;
+}
+
+export function kubeApis(kubeConfig: k8s.KubeConfig): KubeApis {
+  return { core: kubeConfig.makeApiClient(k8s.CoreV1Api), apps: kubeConfig.makeApiClient(k8s.AppsV1Api), custom: kubeConfig.makeApiClient(k8s.CustomObjectsApi) };
+}

@@ -11,23 +11,20 @@
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
-import { KubeAnnotation, KubeLabel, MANAGED_BY, labelValue, modelObjectName, selectorLabels, versionNamespace, workloadName } from '../../naming/kubernetes';
+import { GATEWAY_API_GROUP, GATEWAY_API_VERSION, KubeAnnotation, KubeLabel, MANAGED_BY, labelValue, modelObjectName, selectorLabels, versionNamespace, workloadName } from '../../naming/kubernetes';
 import { VERSION_HEADER } from '../../naming/headers';
-import { SSA } from '../kubernetes/client';
+import { type KubeApis, kubeApis, SSA } from '../kubernetes/client';
 import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors';
 import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
 import { validateTrafficState } from './validate';
+import type { BackendRef, HTTPRoute, HTTPRouteRule } from '../../shared/gateway-api';
 
-const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
-const GATEWAY_API_VERSION = 'v1';
 const HTTPROUTES = 'httproutes';
 /** Gateway API allows at most 16 rules per HTTPRoute: 15 pins and the default rule. */
 const MAX_PINNED = 15;
 /** ... and at most 16 backendRefs per rule. */
 const MAX_WEIGHTED = 16;
-/** Annotation holding `{ "<service>": "<version>" }` for every backend of the route. */
-const BACKENDS_ANNOTATION = 'tandem.dev/backends';
 /** A refused or conflicting route is a traffic problem, not a failed deploy. */
 const TRAFFIC_FAILURES: KubeFailureTypes = { conflict: FailureType.InvalidTraffic, invalid: FailureType.InvalidTraffic };
 
@@ -46,22 +43,6 @@ export interface GatewayApiRouterOptions {
   isolation?: 'shared' | 'namespace';
 }
 
-interface BackendRef {
-  group?: string;
-  kind?: string;
-  name: string;
-  namespace?: string;
-  port?: number;
-  weight?: number;
-}
-interface RouteRule {
-  matches?: Array<{ path?: { type: string; value: string }; headers?: Array<{ type?: string; name: string; value: string }> }>;
-  backendRefs?: BackendRef[];
-}
-interface HTTPRoute extends k8s.KubernetesObject {
-  spec?: { parentRefs?: unknown[]; rules?: RouteRule[] };
-}
-
 /**
  * Routes a model's traffic with an HTTPRoute in `namespace`. Idempotent: the same state is the
  * same applied route, and server-side apply of an unchanged route is a no-op. Throws
@@ -70,18 +51,7 @@ interface HTTPRoute extends k8s.KubernetesObject {
  * on 403; plain retryable Errors when the API server cannot be reached.
  */
 export class GatewayApiRouter implements TrafficRouter {
-  private readonly core: k8s.CoreV1Api;
-  private readonly custom: k8s.CustomObjectsApi;
-  private readonly fieldManager: string;
-
-  constructor(
-    kubeConfig: k8s.KubeConfig,
-    private readonly options: GatewayApiRouterOptions,
-  ) {
-    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    this.fieldManager = options.fieldManager ?? MANAGED_BY;
-  }
+  constructor(kubeConfig: k8s.KubeConfig, private readonly options: GatewayApiRouterOptions, private readonly api: KubeApis = kubeApis(kubeConfig)) {}
 
   /**
    * Applies the model's HTTPRoute: a header rule per pinned version and the weighted default
@@ -107,14 +77,14 @@ export class GatewayApiRouter implements TrafficRouter {
       weight,
     });
     const everything = { type: 'PathPrefix', value: '/' };
-    const rules: RouteRule[] = state.pinned.map((version) => ({
+    const rules: HTTPRouteRule[] = state.pinned.map((version) => ({
       matches: [{ path: everything, headers: [{ type: 'Exact', name: VERSION_HEADER, value: version }] }],
       backendRefs: [ref(version, 1)],
     }));
     const weighted = Object.entries(state.weights);
     if (weighted.length) rules.push({ matches: [{ path: everything }], backendRefs: weighted.map(([version, weight]) => ref(version, weight)) });
 
-    const annotations: Record<string, string> = { [KubeAnnotation.model]: model, [BACKENDS_ANNOTATION]: JSON.stringify(backends) };
+    const annotations: Record<string, string> = { [KubeAnnotation.model]: model, [KubeAnnotation.backends]: JSON.stringify(backends) };
     if (state.stable !== undefined) annotations[KubeAnnotation.stable] = state.stable;
     const name = modelObjectName(model);
     const route: HTTPRoute = {
@@ -141,8 +111,8 @@ export class GatewayApiRouter implements TrafficRouter {
     await kubeCall(
       { verb: 'patch', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace },
       () =>
-        this.custom.patchNamespacedCustomObject(
-          { group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name, body: route, fieldManager: this.fieldManager },
+        this.api.custom.patchNamespacedCustomObject(
+          { group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name, body: route, fieldManager: this.options.fieldManager ?? MANAGED_BY },
           SSA,
         ),
       TRAFFIC_FAILURES,
@@ -163,14 +133,14 @@ export class GatewayApiRouter implements TrafficRouter {
   async remove(model: string): Promise<void> {
     const name = modelObjectName(model);
     await kubeRead({ verb: 'delete', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace }, () =>
-      this.custom.deleteNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name }),
+      this.api.custom.deleteNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name }),
     );
   }
 
   private async readRoute(model: string): Promise<HTTPRoute | undefined> {
     const name = modelObjectName(model);
     return (await kubeRead({ verb: 'get', resource: `${HTTPROUTES}.${GATEWAY_API_GROUP}`, name, namespace: this.options.namespace }, () =>
-      this.custom.getNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name }),
+      this.api.custom.getNamespacedCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace: this.options.namespace, plural: HTTPROUTES, name }),
     )) as HTTPRoute | undefined;
   }
 
@@ -183,8 +153,8 @@ export class GatewayApiRouter implements TrafficRouter {
     // A version namespace that does not exist answers 403, not 404 (the worker's rights there come with it): ask for it first.
     const missing =
       namespace !== this.options.namespace &&
-      !(await kubeRead({ verb: 'get', resource: 'namespaces', name: namespace, namespace }, () => this.core.readNamespace({ name: namespace })));
-    const service = missing ? undefined : await kubeRead({ verb: 'get', resource: 'services', name, namespace }, () => this.core.readNamespacedService({ name, namespace }));
+      !(await kubeRead({ verb: 'get', resource: 'namespaces', name: namespace, namespace }, () => this.api.core.readNamespace({ name: namespace })));
+    const service = missing ? undefined : await kubeRead({ verb: 'get', resource: 'services', name, namespace }, () => this.api.core.readNamespacedService({ name, namespace }));
     if (!service) {
       throw ApplicationFailure.nonRetryable(
         `cannot route traffic to ${model} ${version}: it has no Service ${name} in namespace ${namespace}; deploy it first`,
@@ -200,7 +170,7 @@ export function trafficOfRoute(route: HTTPRoute): TrafficState {
   const annotations = route.metadata?.annotations ?? {};
   let backends: Record<string, string> = {};
   try {
-    backends = JSON.parse(annotations[BACKENDS_ANNOTATION] ?? '{}') as Record<string, string>;
+    backends = JSON.parse(annotations[KubeAnnotation.backends] ?? '{}') as Record<string, string>;
   } catch {
     backends = {};
   }

@@ -14,7 +14,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../errors';
 import { KubeAnnotation, KubeLabel, MANAGED_BY, labelSelector, labelValue, modelObjectName, selectorLabels } from '../../naming/kubernetes';
-import { SSA } from '../kubernetes/client';
+import { type KubeApis, kubeApis, SSA } from '../kubernetes/client';
 import { type KubeFailureTypes, kubeCall, kubeRead } from '../kubernetes/errors';
 import { PORT_NAME } from '../kubernetes/manifests';
 import { soleVersion } from '../kubernetes/replica-split';
@@ -41,18 +41,7 @@ export interface ReplicaRatioRouterOptions {
  */
 export class ReplicaRatioRouter implements TrafficRouter {
   readonly splitsByReplicas = true;
-  private readonly apps: k8s.AppsV1Api;
-  private readonly core: k8s.CoreV1Api;
-  private readonly fieldManager: string;
-
-  constructor(
-    kubeConfig: k8s.KubeConfig,
-    private readonly options: ReplicaRatioRouterOptions,
-  ) {
-    this.apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
-    this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.fieldManager = options.fieldManager ?? MANAGED_BY;
-  }
+  constructor(kubeConfig: k8s.KubeConfig, private readonly options: ReplicaRatioRouterOptions, private readonly api: KubeApis = kubeApis(kubeConfig)) {}
 
   /**
    * Applies the shared Service with the state in its annotation, selecting the one version that
@@ -65,7 +54,7 @@ export class ReplicaRatioRouter implements TrafficRouter {
     const selector = labelSelector({ ...selectorLabels(model), [KubeLabel.managedBy]: MANAGED_BY });
     const list = await kubeCall(
       { verb: 'list', resource: 'deployments.apps', namespace },
-      () => this.apps.listNamespacedDeployment({ namespace, labelSelector: selector }),
+      () => this.api.apps.listNamespacedDeployment({ namespace, labelSelector: selector }),
       TRAFFIC_FAILURES,
     );
     const deployed = new Set(list.items.filter((d) => d.metadata?.annotations?.[KubeAnnotation.model] === model).map((d) => d.metadata!.annotations![KubeAnnotation.version]));
@@ -97,7 +86,7 @@ export class ReplicaRatioRouter implements TrafficRouter {
     };
     await kubeCall(
       { verb: 'patch', resource: 'services', name, namespace },
-      () => this.core.patchNamespacedService({ name, namespace, body: service, fieldManager: this.fieldManager }, SSA),
+      () => this.api.core.patchNamespacedService({ name, namespace, body: service, fieldManager: this.options.fieldManager ?? MANAGED_BY }, SSA),
       TRAFFIC_FAILURES,
     );
   }
@@ -106,7 +95,7 @@ export class ReplicaRatioRouter implements TrafficRouter {
   async getState(model: string): Promise<TrafficState> {
     const name = modelObjectName(model);
     const service = await kubeRead({ verb: 'get', resource: 'services', name, namespace: this.options.namespace }, () =>
-      this.core.readNamespacedService({ name, namespace: this.options.namespace }),
+      this.api.core.readNamespacedService({ name, namespace: this.options.namespace }),
     );
     if (!service) return { weights: {}, pinned: [] };
     try {
@@ -121,7 +110,7 @@ export class ReplicaRatioRouter implements TrafficRouter {
   async remove(model: string): Promise<void> {
     const name = modelObjectName(model);
     await kubeRead({ verb: 'delete', resource: 'services', name, namespace: this.options.namespace }, () =>
-      this.core.deleteNamespacedService({ name, namespace: this.options.namespace }),
+      this.api.core.deleteNamespacedService({ name, namespace: this.options.namespace }),
     );
   }
 }

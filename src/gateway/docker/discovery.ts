@@ -7,6 +7,7 @@
 import type Docker from 'dockerode';
 import { Label, publishedPort } from '../../naming/docker';
 import type { EndpointDiscovery, EndpointTable } from '../discovery';
+import { coalesced } from '../../shared/coalesce';
 
 export interface DiscoveryOptions {
   /** periodic refresh; default 5000 ms */
@@ -24,8 +25,6 @@ export class DockerDiscovery implements EndpointDiscovery {
   private table: EndpointTable = new Map();
   private timer?: NodeJS.Timeout;
   private events?: NodeJS.ReadableStream & { destroy?: () => void };
-  private pending?: Promise<void>;
-  private again = false;
   private debounce?: NodeJS.Timeout;
   private stopped = false;
   private readonly log: (message: string) => void;
@@ -66,25 +65,13 @@ export class DockerDiscovery implements EndpointDiscovery {
    * Re-reads the engine. Concurrent callers share one listing; a call made while one runs
    * schedules exactly one more, so the result is never older than the call.
    */
-  refresh(): Promise<void> {
-    if (this.pending) {
-      this.again = true;
-      return this.pending;
+  readonly refresh: () => Promise<void> = coalesced(async () => {
+    try {
+      this.table = await this.read();
+    } catch (error) {
+      this.log(`gateway: cannot list containers from the Docker engine: ${(error as Error).message}`);
     }
-    this.pending = (async () => {
-      try {
-        do {
-          this.again = false;
-          this.table = await this.read();
-        } while (this.again);
-      } catch (error) {
-        this.log(`gateway: cannot list containers from the Docker engine: ${(error as Error).message}`);
-      } finally {
-        this.pending = undefined;
-      }
-    })();
-    return this.pending;
-  }
+  });
 
   private async read(): Promise<EndpointTable> {
     const containers = await this.docker.listContainers({ filters: { label: [`${Label.managed}=true`], status: ['running'] } });

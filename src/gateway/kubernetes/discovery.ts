@@ -21,11 +21,12 @@ import {
   type HTTPRoute,
   type ReferenceGrant,
   type RouteParentStatus,
-  GATEWAY_API_GROUP,
   buildRouting,
   sameConditions,
   stampConditions,
 } from './routing';
+import { GATEWAY_API_GROUP, GATEWAY_API_VERSION } from '../../naming/kubernetes';
+import { coalesced } from '../../shared/coalesce';
 
 export interface KubernetesDiscoveryOptions {
   /** the GatewayClass whose Gateways this gateway serves */
@@ -38,7 +39,6 @@ export interface KubernetesDiscoveryOptions {
 }
 
 type Informer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
-const VERSION = 'v1';
 
 /** What the informers hold, by kind. */
 interface Informers {
@@ -58,8 +58,6 @@ export class KubernetesDiscovery implements RouteDiscovery {
   private readonly log: (message: string) => void;
   private stopped = false;
   private rebuildTimer?: NodeJS.Timeout;
-  private writing?: Promise<void>;
-  private writeAgain = false;
   private lastSummary = '';
 
   constructor(
@@ -73,11 +71,11 @@ export class KubernetesDiscovery implements RouteDiscovery {
     const discovery = kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
     const custom = this.custom;
     const gatewayApi = (plural: string) => () =>
-      custom.listClusterCustomObject({ group: GATEWAY_API_GROUP, version: VERSION, plural }) as Promise<k8s.KubernetesListObject<never>>;
+      custom.listClusterCustomObject({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, plural }) as Promise<k8s.KubernetesListObject<never>>;
     this.informers = {
-      gatewayClasses: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/${VERSION}/gatewayclasses`, gatewayApi('gatewayclasses')),
-      gateways: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/${VERSION}/gateways`, gatewayApi('gateways')),
-      routes: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/${VERSION}/httproutes`, gatewayApi('httproutes')),
+      gatewayClasses: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/${GATEWAY_API_VERSION}/gatewayclasses`, gatewayApi('gatewayclasses')),
+      gateways: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/${GATEWAY_API_VERSION}/gateways`, gatewayApi('gateways')),
+      routes: k8s.makeInformer(kubeConfig, `/apis/${GATEWAY_API_GROUP}/${GATEWAY_API_VERSION}/httproutes`, gatewayApi('httproutes')),
       services: k8s.makeInformer(kubeConfig, '/api/v1/services', () => core.listServiceForAllNamespaces()),
       endpointSlices: k8s.makeInformer(kubeConfig, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces()),
       // v1beta1: the version every Gateway API release serves (v1 only from v1.5)
@@ -170,23 +168,10 @@ export class KubernetesDiscovery implements RouteDiscovery {
   }
 
   /** Writes the statuses of the last rebuild; one writer at a time, re-run when a rebuild came meanwhile. */
-  private writeStatuses(): Promise<void> {
-    if (this.writing) {
-      this.writeAgain = true;
-      return this.writing;
-    }
-    this.writing = (async () => {
-      try {
-        do {
-          this.writeAgain = false;
-          await this.writeOnce(this.routing);
-        } while (this.writeAgain && !this.stopped);
-      } finally {
-        this.writing = undefined;
-      }
-    })();
-    return this.writing;
-  }
+  private readonly writeStatuses = coalesced(
+    () => this.writeOnce(this.routing),
+    () => this.stopped,
+  );
 
   private async writeOnce(routing: ClusterRouting): Promise<void> {
     const now = new Date();
@@ -219,8 +204,8 @@ export class KubernetesDiscovery implements RouteDiscovery {
     const namespace = object.metadata?.namespace;
     const body = { ...object, status };
     try {
-      if (namespace) await this.custom.replaceNamespacedCustomObjectStatus({ group: GATEWAY_API_GROUP, version: VERSION, namespace, plural, name, body });
-      else await this.custom.replaceClusterCustomObjectStatus({ group: GATEWAY_API_GROUP, version: VERSION, plural, name, body });
+      if (namespace) await this.custom.replaceNamespacedCustomObjectStatus({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, namespace, plural, name, body });
+      else await this.custom.replaceClusterCustomObjectStatus({ group: GATEWAY_API_GROUP, version: GATEWAY_API_VERSION, plural, name, body });
     } catch (error) {
       if (statusCode(error) === 409 || statusCode(error) === 404) return;
       this.log(`gateway: cannot update the status of ${plural}.${GATEWAY_API_GROUP} ${namespace ? `${namespace}/` : ''}${name}: ${describe(error)}`);

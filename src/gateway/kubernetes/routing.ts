@@ -28,131 +28,11 @@
 import type { EndpointTable } from '../discovery';
 import { VERSION_HEADER } from '../../naming/headers';
 import type { TrafficState } from '../../shared/traffic-state';
+import type { Metadata, Condition, GatewayClass, Listener, ListenerStatus, GatewayStatus, Gateway, ParentRef, BackendRef, HTTPRouteMatch, HTTPRouteRule, RouteParentStatus, HTTPRoute, Service, EndpointSlice, ReferenceGrant } from '../../shared/gateway-api';
+import { GATEWAY_API_GROUP, KubeAnnotation, SERVICE_NAME_LABEL } from '../../naming/kubernetes';
 
-export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
-/** Route annotations written by tandem's gateway-api router (src/activities/traffic/gateway-api-router.ts). */
-export const MODEL_ANNOTATION = 'tandem.dev/model';
-export const BACKENDS_ANNOTATION = 'tandem.dev/backends';
-/** Label of an EndpointSlice naming its Service. */
-export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export type { Metadata, Condition, GatewayClass, Listener, ListenerStatus, GatewayStatus, Gateway, ParentRef, BackendRef, HTTPRouteMatch, HTTPRouteRule, RouteParentStatus, HTTPRoute, Service, EndpointSlice, ReferenceGrant };
 
-export interface Metadata {
-  name?: string;
-  namespace?: string;
-  generation?: number;
-  resourceVersion?: string;
-  creationTimestamp?: string | Date;
-  annotations?: Record<string, string>;
-  labels?: Record<string, string>;
-}
-
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-  lastTransitionTime?: string;
-}
-
-export interface GatewayClass {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: Metadata;
-  spec?: { controllerName?: string };
-  status?: { conditions?: Condition[] };
-}
-
-export interface Listener {
-  name: string;
-  port: number;
-  protocol: string;
-  hostname?: string;
-  allowedRoutes?: { namespaces?: { from?: string }; kinds?: Array<{ group?: string; kind: string }> };
-}
-
-export interface ListenerStatus {
-  name: string;
-  supportedKinds: Array<{ group?: string; kind: string }>;
-  attachedRoutes: number;
-  conditions: Condition[];
-}
-
-export interface GatewayStatus {
-  conditions?: Condition[];
-  listeners?: ListenerStatus[];
-}
-
-export interface Gateway {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: Metadata;
-  spec?: { gatewayClassName?: string; listeners?: Listener[] };
-  status?: GatewayStatus;
-}
-
-export interface ParentRef {
-  group?: string;
-  kind?: string;
-  namespace?: string;
-  name: string;
-  sectionName?: string;
-  port?: number;
-}
-
-export interface BackendRef {
-  group?: string;
-  kind?: string;
-  name: string;
-  namespace?: string;
-  port?: number;
-  weight?: number;
-}
-
-export interface HTTPRouteMatch {
-  path?: { type?: string; value?: string };
-  headers?: Array<{ type?: string; name: string; value: string }>;
-  queryParams?: unknown[];
-  method?: string;
-}
-
-export interface HTTPRouteRule {
-  name?: string;
-  matches?: HTTPRouteMatch[];
-  filters?: unknown[];
-  backendRefs?: Array<BackendRef & { filters?: unknown[] }>;
-}
-
-export interface RouteParentStatus {
-  parentRef: ParentRef;
-  controllerName: string;
-  conditions: Condition[];
-}
-
-export interface HTTPRoute {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: Metadata;
-  spec?: { parentRefs?: ParentRef[]; hostnames?: string[]; rules?: HTTPRouteRule[] };
-  status?: { parents?: RouteParentStatus[] };
-}
-
-export interface Service {
-  metadata?: Metadata;
-  spec?: { type?: string; ports?: Array<{ name?: string; port: number; targetPort?: number | string }> };
-}
-
-export interface EndpointSlice {
-  metadata?: Metadata;
-  addressType?: string;
-  ports?: Array<{ name?: string; port?: number }>;
-  endpoints?: Array<{ addresses?: string[]; conditions?: { ready?: boolean } }>;
-}
-
-export interface ReferenceGrant {
-  metadata?: Metadata;
-  spec?: { from?: Array<{ group?: string; kind?: string; namespace?: string }>; to?: Array<{ group?: string; kind?: string; name?: string }> };
-}
 
 export interface ClusterObjects {
   gatewayClasses: readonly GatewayClass[];
@@ -355,10 +235,10 @@ interface TranslatedRoute {
 /** One route's rules as a TrafficState, or what in them tandem's gateway does not implement. */
 export function translateRoute(route: HTTPRoute): TranslatedRoute {
   const annotations = route.metadata?.annotations ?? {};
-  const model = annotations[MODEL_ANNOTATION] ?? route.metadata?.name ?? '';
+  const model = annotations[KubeAnnotation.model] ?? route.metadata?.name ?? '';
   let names: Record<string, string> = {};
   try {
-    const parsed = JSON.parse(annotations[BACKENDS_ANNOTATION] ?? '{}') as unknown;
+    const parsed = JSON.parse(annotations[KubeAnnotation.backends] ?? '{}') as unknown;
     if (parsed && typeof parsed === 'object') names = parsed as Record<string, string>;
   } catch {
     names = {};
