@@ -12,12 +12,8 @@ import Docker from 'dockerode';
 import { createAnalyzer } from './activities/analysis';
 import { DockerTarget } from './activities/docker/target';
 import { createImageActivities, registryCredentials } from './activities/image';
-import { loadKubeConfig } from './activities/kubernetes/client';
-import { KubernetesTarget } from './activities/kubernetes/target';
 import type { Environment, ImageBuilder } from './activities/target';
-import { GatewayApiRouter } from './activities/traffic/gateway-api-router';
 import { GatewayRouter } from './activities/traffic/gateway-router';
-import { ReplicaRatioRouter } from './activities/traffic/replica-ratio-router';
 import { ConfigError } from './config/load';
 import { adminTokenPath, defaultStateDir } from './gateway/admin-token';
 import type { GatewayToken } from './shared/gateway-token';
@@ -55,23 +51,14 @@ function buildKubernetesEnvironment(
   if (env.traffic.router === 'gateway') {
     throw new ConfigError(`environments.${name}.traffic.router: "gateway" (the tandem gateway) serves Docker environments; Kubernetes environments use router: gateway-api or replica-ratio`);
   }
-  let kubeConfig;
-  try {
-    kubeConfig = loadKubeConfig({ kubeconfig: target.kubeconfig, context: target.context });
-  } catch (error) {
-    throw new ConfigError(`environments.${name}.target: cannot load the kubeconfig${target.kubeconfig ? ` ${target.kubeconfig}` : ''}: ${(error as Error).message}`);
-  }
-  const namespace = target.namespace;
-  const router =
-    env.traffic.router === 'gateway-api'
-      ? new GatewayApiRouter(kubeConfig, { namespace, gateway: env.traffic.gateway, gatewayNamespace: env.traffic.gatewayNamespace, isolation: target.isolation })
-      : new ReplicaRatioRouter(kubeConfig, { namespace });
-  const builder = imageBuilder(env, dockerClient(undefined), cacheDir);
+  // Loaded only when an environment is on Kubernetes: the client library alone takes about half
+  // a second to load, which a Docker-only worker would otherwise pay at every start.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { kubernetesTargetAndRouter } = require('./kubernetes-environment') as typeof import('./kubernetes-environment');
   return {
-    target: new KubernetesTarget(kubeConfig, { namespace, isolation: target.isolation, pod: { nodeSelector: target.nodeSelector, tolerations: target.tolerations } }),
-    router,
+    ...kubernetesTargetAndRouter(name, target, env.traffic),
     analyzer: createAnalyzer(name, env),
-    builder,
+    builder: imageBuilder(env, dockerClient(undefined), cacheDir),
   };
 }
 
