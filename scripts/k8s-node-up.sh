@@ -92,6 +92,8 @@ stop_all() {
   for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" || true); do
     kill "$pid" 2>/dev/null && log "stopped a leftover shim (pid $pid)"
   done
+  # The kubelet bind-mounts its root dir onto itself (and pod volumes below it).
+  if mountpoint -q "$STATE/kubelet" 2>/dev/null; then umount -R "$STATE/kubelet" && log "unmounted $STATE/kubelet"; fi
   # kube-proxy's iptables chains (KUBE-*) would keep sending ClusterIPs to pods that are gone.
   [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
 }
