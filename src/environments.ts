@@ -33,11 +33,11 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
   const docker = dockerClient(env.target.host);
   const registryAuth = pullCredentials(name, env.registry);
   const builder = imageBuilder(env, docker, cacheDir);
-  const gatewayToken = gatewayCredentials(name, env.traffic);
+  const gatewayToken = gatewayCredentials(name, env.traffic, 'traffic');
   return {
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
     router: new GatewayRouter(env.traffic.url, gatewayToken),
-    analyzer: createAnalyzer(name, env, { gatewayToken }),
+    analyzer: createAnalyzer(name, env, { gatewayToken: env.analysis?.gateway ? gatewayCredentials(name, env.analysis.gateway, 'analysis.gateway') : gatewayToken }),
     builder,
   };
 }
@@ -57,24 +57,25 @@ function buildKubernetesEnvironment(
   const { kubernetesTargetAndRouter } = require('./kubernetes-environment') as typeof import('./kubernetes-environment');
   return {
     ...kubernetesTargetAndRouter(name, target, env.traffic),
-    analyzer: createAnalyzer(name, env),
+    analyzer: createAnalyzer(name, env, env.analysis?.gateway ? { gatewayToken: gatewayCredentials(name, env.analysis.gateway, 'analysis.gateway') } : {}),
     builder: imageBuilder(env, dockerClient(undefined), cacheDir),
   };
 }
 
 /**
- * The gateway's admin token a Docker environment's router and analyzer use: from `traffic.tokenEnv`,
- * else `traffic.tokenFile` (default: where a gateway with the default state directory writes it).
- * Throws ConfigError (the worker refuses to start) when neither holds a token.
+ * The gateway's admin token a Docker environment's router and analyzer, or the gateway analyzer of
+ * `analysis.gateway`, use: from `<key>.tokenEnv`, else `<key>.tokenFile` (default: where a gateway
+ * with the default state directory writes it). Throws ConfigError (the worker refuses to start),
+ * naming the field, when neither holds a token.
  */
-function gatewayCredentials(name: string, traffic: Extract<EnvironmentConfig['traffic'], { router: 'gateway' }>): GatewayToken {
+function gatewayCredentials(name: string, traffic: { url: string; tokenEnv: string; tokenFile?: string | undefined }, field: 'traffic' | 'analysis.gateway'): GatewayToken {
   const token = process.env[traffic.tokenEnv];
   if (token) return { token };
   const tokenFile = traffic.tokenFile ?? adminTokenPath(defaultStateDir());
   if (existsSync(tokenFile)) return { tokenFile };
   const key = traffic.tokenFile ? 'tokenFile' : 'tokenEnv';
   throw new ConfigError(
-    `environments.${name}.traffic.${key}: no admin token for the gateway at ${traffic.url}: $${traffic.tokenEnv} is not set and ${tokenFile} ` +
+    `environments.${name}.${field}.${key}: no admin token for the gateway at ${traffic.url}: $${traffic.tokenEnv} is not set and ${tokenFile} ` +
       `does not exist${traffic.tokenFile ? '' : ' (the default traffic.tokenFile)'}; set ${traffic.tokenEnv} to the gateway's token, ` +
       'start `tandem gateway` on this host first (it writes that file), or set traffic.tokenFile',
   );

@@ -76,6 +76,22 @@ const kubernetesTargetSchema = z
   })
   .strict();
 
+/** How a client of the tandem gateway's admin API (the gateway router, the gateway analyzer) finds its token. */
+const gatewayTokenFields = {
+  tokenEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+    .default(GatewayDefaults.tokenEnv)
+    .describe('Name of the environment variable holding the gateway\'s admin token (its --admin-token-env).'),
+  tokenFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'File holding the admin token, read when the variable is unset; default: admin-token in the gateway\'s default state directory ($TANDEM_HOME/gateway, TANDEM_HOME defaulting to ~/.cache/tandem), where `tandem gateway` writes the token it generates.',
+    ),
+};
+
 const gatewayRouterSchema = z
   .object({
     router: z.literal('gateway'),
@@ -84,18 +100,7 @@ const gatewayRouterSchema = z
       .url()
       .default(`http://${GatewayDefaults.adminHost}:${GatewayDefaults.adminPort}`)
       .describe('Admin API address of `tandem gateway` (its --admin-host and --admin-port).'),
-    tokenEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
-      .default(GatewayDefaults.tokenEnv)
-      .describe('Name of the environment variable holding the gateway\'s admin token (its --admin-token-env).'),
-    tokenFile: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'File holding the admin token, read when the variable is unset; default: admin-token in the gateway\'s default state directory ($TANDEM_HOME/gateway, TANDEM_HOME defaulting to ~/.cache/tandem), where `tandem gateway` writes the token it generates.',
-      ),
+    ...gatewayTokenFields,
   })
   .strict();
 const gatewayApiRouterSchema = z
@@ -143,6 +148,18 @@ const prometheusAnalysisSchema = z
   })
   .strict();
 
+const gatewayAnalysisSchema = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .describe(
+        'Admin API address of the tandem gateway that serves this environment\'s traffic (its --admin-host and --admin-port), e.g. the `tandem gateway --kubernetes` of the Gateway that traffic.gateway names; analysis reads its per-version counters (/_tandem/metrics.json).',
+      ),
+    ...gatewayTokenFields,
+  })
+  .strict();
+
 export const environmentSchema = z
   .object({
     target: z.discriminatedUnion('kind', [dockerTargetSchema, kubernetesTargetSchema]),
@@ -158,11 +175,24 @@ export const environmentSchema = z
       .default({ buildArgs: {} }),
     analysis: z
       .object({
-        prometheus: prometheusAnalysisSchema.describe(
-          'Judge canary analysis steps with these Prometheus queries instead of the tandem gateway\'s counters (Docker) or not at all (Kubernetes).',
-        ),
+        prometheus: prometheusAnalysisSchema
+          .optional()
+          .describe(
+            'Judge canary analysis steps with these Prometheus queries instead of the tandem gateway\'s counters (Docker) or not at all (Kubernetes).',
+          ),
+        gateway: gatewayAnalysisSchema
+          .optional()
+          .describe(
+            'Judge canary analysis steps with the counters of this tandem gateway (the data plane of `tandem gateway --kubernetes`); a Docker environment routed by the gateway reads them without this.',
+          ),
       })
       .strict()
+      .superRefine((analysis, ctx) => {
+        const given = [analysis.prometheus && 'prometheus', analysis.gateway && 'gateway'].filter(Boolean);
+        if (given.length !== 1) {
+          ctx.addIssue({ code: 'custom', message: given.length ? 'give one of prometheus or gateway, not both' : 'needs prometheus or gateway (where the metrics are read)' });
+        }
+      })
       .optional()
       .describe('Where analysis steps read a version\'s metrics.'),
   })

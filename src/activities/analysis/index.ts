@@ -13,15 +13,21 @@ import { createUnmeasuredAnalyzer } from './unmeasured';
 
 /**
  * The Analyzer of environment `name`: Prometheus when `analysis.prometheus` is configured (with
- * `{{namespace}}` the Kubernetes namespace, empty for Docker); else the tandem gateway's metrics
- * when the gateway routes its traffic, read with `gatewayToken`; else one that answers
- * `inconclusive`. Throws when the gateway routes the traffic and no token is given (a wiring
- * mistake: the router needs the same token).
+ * `{{namespace}}` the Kubernetes namespace, empty for Docker); the tandem gateway at
+ * `analysis.gateway.url` when that is configured (a Kubernetes environment whose Gateway
+ * `tandem gateway --kubernetes` serves); else the tandem gateway's metrics when the gateway routes
+ * its traffic; else one that answers `inconclusive`. The gateway's metrics are read with
+ * `gatewayToken`; throws when it is needed and not given (a wiring mistake: environments.ts
+ * resolves it from the configuration).
  */
 export function createAnalyzer(name: string, env: EnvironmentConfig, clients: { gatewayToken?: GatewayToken } = {}): Analyzer {
-  if (env.analysis) {
+  if (env.analysis?.prometheus) {
     const namespace = env.target.kind === 'kubernetes' ? env.target.namespace : undefined;
     return new PrometheusAnalyzer({ ...env.analysis.prometheus, ...(namespace === undefined ? {} : { namespace }) });
+  }
+  if (env.analysis?.gateway) {
+    if (!clients.gatewayToken) throw new Error(`environments.${name}.analysis.gateway: the gateway analyzer needs the gateway's admin token`);
+    return new GatewayAnalyzer(env.analysis.gateway.url, clients.gatewayToken);
   }
   if (env.traffic.router === 'gateway') {
     if (!clients.gatewayToken) throw new Error(`environments.${name}: the gateway analyzer needs the gateway's admin token`);
