@@ -7,3 +7,6 @@ bash scripts/temporal-up.sh >&2
 npx tsx bench/release-overhead.ts
 if [ -f bench/image-build.ts ]; then bash scripts/docker-up.sh >&2 && npx tsx bench/image-build.ts; fi
 if [ -f bench/traffic-switch.ts ]; then npx tsx bench/traffic-switch.ts; fi
+# abort → 100% stable through tandem gateway --kubernetes on the real node; prints a `skipped` line when
+# this machine cannot run the node (k8s-node-up.sh exit 3)
+if [ -f bench/abort-kubernetes.ts ]; then npx tsx bench/abort-kubernetes.ts; fi
