@@ -56,6 +56,8 @@ export interface KubernetesStackOptions {
   gatewayAdminPort?: number;
   /** labels of the namespace (a test run's) */
   labels?: Record<string, string>;
+  /** who the CLI calls record as acting (TANDEM_ACTOR); default e2e */
+  actor?: string;
 }
 
 export interface Daemon {
@@ -194,7 +196,7 @@ async function start(options: KubernetesStackOptions, kc: k8s.KubeConfig, repo: 
   const gatewayKubeconfig = join(options.workDir, 'gateway.kubeconfig');
   writeFileSync(gatewayKubeconfig, gatewayKc.exportConfig(), { mode: 0o600 });
 
-  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_NAMESPACE: options.temporalNamespace, TANDEM_CACHE: join(options.workDir, 'worker'), TANDEM_ACTOR: 'e2e' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_NAMESPACE: options.temporalNamespace, TANDEM_CACHE: join(options.workDir, 'worker'), TANDEM_ACTOR: options.actor ?? 'e2e' };
   delete env.KUBECONFIG;
   delete env.TANDEM_GATEWAY_TOKEN; // the gateway generates its token into its state directory; the worker reads it there
   const stateDir = join(options.workDir, 'gateway');
