@@ -13,7 +13,7 @@ import type { ProgressFn, Target, VersionWorkload } from '../target';
 import type { DeployedVersion, RunningVersion } from '../types';
 import { MERGE, SSA } from './client';
 import { kubeCall, kubeFailure, kubeRead } from './errors';
-import { type PodMetadata, deploymentManifest, replicaProblems, serviceManifest, validateWorkload } from './manifests';
+import { PORT_NAME, type PodMetadata, deploymentManifest, replicaProblems, serviceManifest, validateWorkload } from './manifests';
 import { replicaPlan } from './replica-split';
 import { rolloutVerdict } from './rollout';
 import {
@@ -294,12 +294,12 @@ export class KubernetesTarget implements Target {
   }
 
   /**
-   * The version's own Service, which reaches only its pods: `http://<clusterIP>:<port>` when it has
-   * a cluster IP (answers inside the cluster and on any node running kube-proxy, so a worker
-   * outside the pod network reaches it too), else `http://<service>.<namespace>.svc:<port>`
-   * (resolves inside the cluster). On KWOK's fake nodes no pod really runs, so neither answers.
-   * Throws a non-retryable VersionNotRunning when the version has no Deployment, no replicas, or
-   * no Service.
+   * Where the version answers, bypassing traffic routing: a ready pod's address (see
+   * readyPodAddress), else its own Service, `http://<clusterIP>:<port>` when it has a cluster IP
+   * (answers inside the cluster and on any node running kube-proxy), else
+   * `http://<service>.<namespace>.svc:<port>`. On KWOK's fake nodes no pod really runs, so none
+   * answers. Throws a non-retryable VersionNotRunning when the version has no Deployment, no
+   * replicas, or no Service.
    */
   async endpoint(model: string, version: string): Promise<string> {
     const name = workloadName(model, version);
@@ -312,10 +312,31 @@ export class KubernetesTarget implements Target {
     if (!service) {
       throw ApplicationFailure.nonRetryable(`${model} ${version} has no Service in namespace ${namespace}; deploy it again`, FailureType.VersionNotRunning);
     }
+    const pod = await this.readyPodAddress(model, version, namespace);
+    if (pod) return pod;
     const port = service.spec?.ports?.[0]?.port ?? 80;
     const clusterIP = service.spec?.clusterIP;
-    if (clusterIP && clusterIP !== 'None') return `http://${clusterIP.includes(':') ? `[${clusterIP}]` : clusterIP}:${port}`;
+    if (clusterIP && clusterIP !== 'None') return `http://${hostOf(clusterIP)}:${port}`;
     return `http://${name}.${namespace}.svc:${port}`;
+  }
+
+  /**
+   * `http://<pod IP>:<model port>` of a ready pod of the version, if any. A pod address answers as
+   * soon as the pod is ready, wherever the worker runs on the pod network (in the cluster, or on a
+   * node); a Service address only once kube-proxy has caught up with the Service, seconds later on
+   * a loaded node, and meanwhile a request to it may leave the node and be answered by whatever is
+   * on the default route.
+   */
+  private async readyPodAddress(model: string, version: string, namespace: string): Promise<string | undefined> {
+    const pods = await kubeRead({ verb: 'list', resource: 'pods', namespace }, () =>
+      this.core.listNamespacedPod({ namespace, labelSelector: labelSelector(selectorLabels(model, version)) }),
+    );
+    for (const pod of pods?.items ?? []) {
+      const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      const port = pod.spec?.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === PORT_NAME)?.containerPort;
+      if (ready && pod.status?.podIP && port && !pod.metadata?.deletionTimestamp) return `http://${hostOf(pod.status.podIP)}:${port}`;
+    }
+    return undefined;
   }
 
   // ---------------------------------------------------------------- version namespaces (isolation: namespace)
@@ -493,4 +514,9 @@ function specReplicas(deployment: k8s.V1Deployment): number {
 function eventTime(event: k8s.CoreV1Event): number {
   const t = event.lastTimestamp ?? event.eventTime ?? event.metadata?.creationTimestamp;
   return t ? new Date(t as unknown as string).getTime() : 0;
+}
+
+/** An IP address as the host part of a URL (IPv6 in brackets). */
+function hostOf(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
 }
