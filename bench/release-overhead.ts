@@ -26,6 +26,8 @@ async function main() {
   ensureTemporal();
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const queue = uniqueQueue('bench');
+  // Model names of this run only: a run that was interrupted leaves its releases waiting on a queue nobody serves.
+  const run = Date.now().toString(36);
   let lastActivityStart = 0;
   const worlds = new Map<string, ReturnType<typeof createWorld>>();
   const world = (model: string, spec: string) => {
@@ -67,7 +69,7 @@ async function main() {
     for (let i = 0; i < RELEASES; i++) {
       const before = releaseCalls;
       const t0 = performance.now();
-      await client.wait(await client.start({ model: `canary-${i}`, tag: 'v2.0.0', environment: 'bench', repoUrl: '/x' }));
+      await client.wait(await client.start({ model: `canary-${run}-${i}`, tag: 'v2.0.0', environment: 'bench', repoUrl: '/x' }));
       releaseMs.push(performance.now() - t0);
       callsPerRelease = releaseCalls - before;
     }
@@ -84,12 +86,13 @@ async function main() {
 
     const latencies: number[] = [];
     for (let i = 0; i < APPROVAL_RELEASES; i++) {
-      const model = `approve-${i}`;
+      const model = `approve-${run}-${i}`;
       const handle = await client.start({ model, tag: 'v2.0.0', environment: 'bench', repoUrl: '/x' });
       for (let gate = 0; gate < GATES; gate++) {
         for (;;) {
-          const s = await client.status(model, 'bench');
-          if (s.waitingFor === 'approval') break;
+          // Until a worker picks the release up, status refuses (there is nothing to read yet).
+          const s = await client.status(model, 'bench').catch((err: Error) => (err.name === 'RefusedError' ? undefined : Promise.reject(err)));
+          if (s?.waitingFor === 'approval') break;
           await new Promise((res) => setTimeout(res, 20));
         }
         const startsBefore = lastActivityStart;

@@ -35,8 +35,9 @@ async function main() {
   const start = (tag: string) => client.start({ model: MODEL, tag, environment: ENV, repoUrl: stack.repo, requestedBy: 'bench' });
   const waitFor = async (pred: (s: { waitingFor?: string }) => boolean) => {
     for (;;) {
-      const s = await client.status(MODEL, ENV);
-      if (pred(s)) return;
+      // Until the worker picks the release up, status refuses (there is nothing to read yet).
+      const s = await client.status(MODEL, ENV).catch((err: Error) => (err.name === 'RefusedError' ? undefined : Promise.reject(err)));
+      if (s && pred(s)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
   };
