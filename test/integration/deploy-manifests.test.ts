@@ -60,7 +60,7 @@ function find<T>(kind: string, file?: string): T & Obj {
   return found[0]!.object as T & Obj;
 }
 
-const deployment = find<k8s.V1Deployment>('Deployment');
+const deployment = find<k8s.V1Deployment>('Deployment', 'deploy/kubernetes/deployment.yaml');
 const pod = deployment.spec!.template.spec!;
 const container = pod.containers[0]!;
 const configMap = find<k8s.V1ConfigMap>('ConfigMap');
@@ -176,7 +176,7 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('lists every manifest in kustomization.yaml, names its namespaces, holds no Secret values and no gateway', () => {
+  it('lists every manifest in kustomization.yaml, names its namespaces, holds no Secret values', () => {
     const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
     assert.deepEqual([...kustomization.resources].sort(), files.sort());
     assert.equal(kustomization.namespace, undefined, 'objects name their namespaces (tandem, models)');
@@ -185,8 +185,23 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
       if (object.kind !== 'Namespace' && file !== 'deploy/rbac.yaml') assert.equal(object.metadata?.namespace, WORKER_NS, `${file}: ${object.kind} namespace`);
     }
     assert.deepEqual(manifests.filter((m) => m.object.kind === 'Namespace').map((m) => m.object.metadata!.name), [WORKER_NS, MODELS_NS]);
-    assert.equal(manifests.filter((m) => m.object.kind === 'Deployment').length, 1, 'the worker only: Kubernetes environments need no tandem gateway');
+    assert.deepEqual(manifests.filter((m) => m.object.kind === 'Deployment').map((m) => m.object.metadata!.name), ['tandem-worker', 'tandem-gateway']);
     assert.deepEqual(container.args?.slice(0, 1), ['worker']);
+  });
+
+  it('runs the gateway as the Gateway API data plane, as its ServiceAccount in deploy/gateway-rbac.yaml, probed on its admin port', () => {
+    const gateway = find<k8s.V1Deployment>('Deployment', 'deploy/kubernetes/gateway.yaml');
+    const pod = gateway.spec!.template.spec!;
+    const [main] = pod.containers;
+    assert.deepEqual(main!.args?.slice(0, 5), ['gateway', '--kubernetes', 'in-cluster', '--gateway-class', 'tandem']);
+    assert.equal(main!.image, container.image, 'the same image as the worker');
+    const account = readManifests('deploy/gateway-rbac.yaml').find((m) => m.object.kind === 'ServiceAccount')!.object;
+    assert.equal(pod.serviceAccountName, account.metadata!.name);
+    assert.equal(account.metadata!.namespace, gateway.metadata!.namespace);
+    for (const probe of [main!.startupProbe, main!.livenessProbe, main!.readinessProbe]) assert.deepEqual(probe?.httpGet, { path: '/_tandem/healthz', port: 'admin' });
+    const service = find<k8s.V1Service>('Service', 'deploy/kubernetes/gateway.yaml');
+    assert.deepEqual(service.spec!.ports!.map((p) => p.targetPort), ['http'], 'only model traffic is published: the admin port stays in the pod');
+    assert.deepEqual(service.spec!.selector, gateway.spec!.selector!.matchLabels);
   });
 
   it('wires the worker as tandem runs: config file, health port, probes, drain, cache, identity, secrets', () => {
@@ -212,7 +227,7 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
     assert.deepEqual([container.readinessProbe!.httpGet!.path, container.readinessProbe!.httpGet!.port], ['/readyz', 'metrics']);
     const annotations = deployment.spec!.template.metadata!.annotations!;
     assert.deepEqual([annotations['prometheus.io/scrape'], annotations['prometheus.io/port'], annotations['prometheus.io/path']], ['true', String(port.containerPort), '/metrics']);
-    const service = find<k8s.V1Service>('Service');
+    const service = find<k8s.V1Service>('Service', 'deploy/kubernetes/service.yaml');
     assert.deepEqual(service.spec!.selector, labels);
     assert.deepEqual(service.spec!.ports!.map((p) => [p.port, p.targetPort]), [[port.containerPort, 'metrics']]);
     const pdb = find<k8s.V1PodDisruptionBudget>('PodDisruptionBudget');
@@ -258,8 +273,8 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
       assert.ok([200, 201].includes(answer.status), `${m.file} ${object.kind}: ${answer.status} ${JSON.stringify(answer.body)}`);
       assert.deepEqual(answer.warnings, [], `${m.file} ${object.kind}: warnings`);
       assertKept(answer.body, object, `${m.file} ${object.kind}/${object.metadata!.name}`);
-      if (object.kind === 'Deployment') {
-        // A few fields spelled out, beyond the generic comparison above.
+      if (object.kind === 'Deployment' && m.file === 'deploy/kubernetes/deployment.yaml') {
+        // A few fields of the worker spelled out, beyond the generic comparison above.
         const stored = answer.body as unknown as k8s.V1Deployment;
         const c = stored.spec!.template.spec!.containers[0]!;
         assert.equal(stored.spec!.replicas, 2);
@@ -276,7 +291,7 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
     assert.deepEqual((await apps.listNamespacedDeployment({ namespace: RELOCATE[WORKER_NS]! })).items, []);
 
     // Negative controls: the same request refuses a misspelt field and reports a privileged pod.
-    const source = manifests.find((m) => m.object.kind === 'Deployment')!;
+    const source = manifests.find((m) => m.object.kind === 'Deployment' && m.file === 'deploy/kubernetes/deployment.yaml')!;
     const misspelt = relocated(source) as unknown as k8s.V1Deployment;
     (misspelt.spec!.template.spec!.containers[0]!.livenessProbe!.httpGet as unknown as Record<string, unknown>).paht = '/healthz';
     const refused = await apply(kc, misspelt as unknown as Obj, true);
