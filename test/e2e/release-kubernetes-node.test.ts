@@ -140,7 +140,7 @@ describe('release on Kubernetes through the data plane (real node, tandem gatewa
         (e: unknown) => e,
       );
       assert.ok(err instanceof ReleaseFailedError);
-      assert.equal(err.failureType, 'VerificationFailed');
+      assert.equal(err.failureType, 'VerificationFailed', err.message);
       assert.match(err.message, /check ".*" failed: status 500/);
       figure(`v1.2.0 stopped: ${err.message.split('\n')[0]}`);
       const state = await stack.client.versions(MODEL, ENV);
