@@ -142,6 +142,13 @@ function notOver(status: ReleaseStatus | undefined, stage: Stage): void {
 async function reach(run: LaneRun, handle: WorkflowHandle, stage: Stage, version: string): Promise<string> {
   const { lane, client } = run;
   const stepRunning = (s: ReleaseStatus | undefined, prefix: string) => s?.steps.find((step) => step.status === 'running' && step.description.startsWith(prefix));
+  // On a loaded machine the lane's traffic can put fewer than minRequests on the canary within the
+  // 3 s analysis window: the analysis is inconclusive and the release waits for resume. That gate
+  // is not the stage under test, so an operator's resume moves it on to the approval.
+  const atApproval = async (s: ReleaseStatus | undefined): Promise<boolean> => {
+    if (s?.waitingFor === 'resume') await client.act(lane.model, ENV, 'resume', { who: 'fault-suite', text: 'analysis inconclusive under load' }).catch(() => undefined);
+    return s?.waitingFor === 'approval';
+  };
   switch (stage) {
     case 'resolve':
       // The Git server holds the fetch of resolveTag: the release cannot be anywhere but resolving.
@@ -198,7 +205,7 @@ async function reach(run: LaneRun, handle: WorkflowHandle, stage: Stage, version
       return until('the approval gate', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
-        return s?.waitingFor === 'approval' ? 'waitingFor: approval' : undefined;
+        return (await atApproval(s)) ? 'waitingFor: approval' : undefined;
       }, 200);
     case 'analysis':
       // The analysis step runs and its measurement activity has started (a 3 s window).
@@ -212,7 +219,7 @@ async function reach(run: LaneRun, handle: WorkflowHandle, stage: Stage, version
       await until('the approval gate', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
-        return s?.waitingFor === 'approval' ? 'waiting' : undefined;
+        return (await atApproval(s)) ? 'waiting' : undefined;
       }, 100);
       // The approval answers once it took effect: the promote step has started by then.
       await client.act(lane.model, ENV, 'approve', { who: 'fault-suite', text: 'promote, then the worker dies' });
