@@ -166,6 +166,8 @@ export async function startKubernetesStack(options: KubernetesStackOptions): Pro
       await custom.deleteClusterCustomObject({ group: GROUP, version: 'v1', plural: 'gatewayclasses', name: options.gatewayClass }).catch(() => undefined);
     }
     await core.deleteNamespace({ name: options.namespace }).catch(() => undefined);
+    // Until it is gone its pods still hold the node's CPU requests: whatever runs next must find them freed.
+    await until(`namespace ${options.namespace} deleted`, () => core.readNamespace({ name: options.namespace }).then(() => undefined, () => true), 180_000);
   };
   try {
     return await start(options, kc, repo, remove);
