@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RefusedError, ReleaseFailedError } from '../../src/client';
+import { RefusedError } from '../../src/client';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { ENV, removeModelContainers, sample, sendTraffic, startStack, type Stack } from '../../scripts/stack';
+import { releaseFails, share, untilStatus } from '../helpers/release-story';
 
 const MODEL = `fd-e2e-${Date.now().toString(36).slice(-5)}`;
 const NAMESPACE = 'tandem-test';
@@ -22,16 +23,7 @@ describe('release on the embedded default (Docker target + gateway)', { timeout:
   let workDir: string;
   let traffic: ReturnType<typeof sendTraffic>;
 
-  const until = async (pred: (s: ReleaseStatus) => boolean, what: string) => {
-    for (let i = 0; i < 1200; i++) {
-      const s = await stack.client.status(MODEL, ENV).catch(() => undefined);
-      if (s && pred(s)) return s;
-      if (s?.outcome) assert.fail(`release ended (${s.outcome}: ${s.reason}) before ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
-  const share = (counts: Record<string, number>, version: string) => (100 * (counts[version] ?? 0)) / Object.values(counts).reduce((a, b) => a + b, 0);
+  const until = (pred: (s: ReleaseStatus) => boolean, what: string) => untilStatus(stack.client, MODEL, ENV, pred, what, 120_000);
   const release = async (tag: string) => stack.client.start({ model: MODEL, tag, environment: ENV, repoUrl: stack.repo, requestedBy: 'e2e' });
 
   before(async () => {
@@ -82,12 +74,7 @@ describe('release on the embedded default (Docker target + gateway)', { timeout:
     });
 
     await t.test('v1.2.0 is caught by its smoke tests and rolled back; it never took unpinned traffic', async () => {
-      const err = await stack.client.wait(await release('v1.2.0')).then(
-        () => assert.fail('v1.2.0 must not be promoted'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof ReleaseFailedError);
-      assert.equal(err.failureType, 'VerificationFailed');
+      const err = await releaseFails(stack.client, await release('v1.2.0'), 'VerificationFailed', 'v1.2.0 must not be promoted');
       assert.match(err.message, /check ".*" failed: status 500/);
       const state = await stack.client.versions(MODEL, ENV);
       assert.deepEqual(state.traffic.weights, { 'v1.1.0': 100 });
@@ -113,12 +100,7 @@ describe('release on the embedded default (Docker target + gateway)', { timeout:
     });
 
     await t.test('v1.3.0 fails to build: the failing step is named and nothing changes', async () => {
-      const err = await stack.client.wait(await release('v1.3.0')).then(
-        () => assert.fail('v1.3.0 must not build'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof ReleaseFailedError);
-      assert.equal(err.failureType, 'BuildFailed');
+      const err = await releaseFails(stack.client, await release('v1.3.0'), 'BuildFailed', 'v1.3.0 must not build');
       assert.match(err.message, /step \d+\/\d+/);
       assert.equal((err.status as ReleaseStatus).outcome, 'failed');
       assert.deepEqual((await stack.client.versions(MODEL, ENV)).traffic.weights, { 'v1.0.0': 100 });

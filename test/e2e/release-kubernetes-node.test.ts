@@ -18,11 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { RegistryClient } from '../../src/activities/image';
-import { ReleaseFailedError } from '../../src/client';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { K8S_ENV as ENV, observeSwitch, startKubernetesStack, type KubernetesStack } from '../../scripts/k8s-stack';
 import { sample, sendTraffic } from '../../scripts/stack';
 import { startRealNode } from '../helpers/kubernetes';
+import { releaseFails, share, untilStatus } from '../helpers/release-story';
 
 const RUN = Date.now().toString(36);
 const MODEL = `fdk-${RUN.slice(-6)}`;
@@ -44,16 +44,7 @@ describe('release on Kubernetes through the data plane (real node, tandem gatewa
     console.log(`figure: ${line}`);
   };
 
-  const until = async (pred: (s: ReleaseStatus) => boolean, what: string) => {
-    for (let i = 0; i < 3000; i++) {
-      const s = await stack.client.status(MODEL, ENV).catch(() => undefined);
-      if (s && pred(s)) return s;
-      if (s?.outcome) assert.fail(`release ended (${s.outcome}: ${s.reason}) before ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
-  const share = (counts: Record<string, number>, version: string) => (100 * (counts[version] ?? 0)) / Object.values(counts).reduce((a, b) => a + b, 0);
+  const until = (pred: (s: ReleaseStatus) => boolean, what: string) => untilStatus(stack.client, MODEL, ENV, pred, what, 300_000);
   const release = (tag: string) => stack.client.start({ model: MODEL, tag, environment: ENV, repoUrl: stack.repo, requestedBy: 'e2e' });
   const cli = async (...args: string[]) => {
     const result = await stack.cli(...args);
@@ -135,12 +126,7 @@ describe('release on Kubernetes through the data plane (real node, tandem gatewa
     });
 
     await t.test('v1.2.0 is stopped by its smoke tests against its real pods before it takes any traffic', async () => {
-      const err = await stack.client.wait(await release('v1.2.0')).then(
-        () => assert.fail('v1.2.0 must not be promoted'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof ReleaseFailedError);
-      assert.equal(err.failureType, 'VerificationFailed', err.message);
+      const err = await releaseFails(stack.client, await release('v1.2.0'), 'VerificationFailed', 'v1.2.0 must not be promoted');
       assert.match(err.message, /check ".*" failed: status 500/);
       figure(`v1.2.0 stopped: ${err.message.split('\n')[0]}`);
       const state = await stack.client.versions(MODEL, ENV);
@@ -168,12 +154,7 @@ describe('release on Kubernetes through the data plane (real node, tandem gatewa
     });
 
     await t.test('v1.3.0 fails to build: the failing step is named and nothing changes', async () => {
-      const err = await stack.client.wait(await release('v1.3.0')).then(
-        () => assert.fail('v1.3.0 must not build'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof ReleaseFailedError);
-      assert.equal(err.failureType, 'BuildFailed');
+      await releaseFails(stack.client, await release('v1.3.0'), 'BuildFailed', 'v1.3.0 must not build');
       assert.deepEqual((await stack.client.versions(MODEL, ENV)).traffic.weights, { 'v1.1.0': 100 });
     });
 
