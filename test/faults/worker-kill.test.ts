@@ -208,7 +208,7 @@ async function reach(run: LaneRun, handle: WorkflowHandle, stage: Stage, version
         return (await atApproval(s)) ? 'waitingFor: approval' : undefined;
       }, 200);
     case 'analysis':
-      // The analysis step runs and its measurement activity has started (a 3 s window).
+      // The analysis step runs and its measurement activity has started (this tag's window is 12 s).
       return until('the analysis step', async () => {
         const s = await statusOf(handle);
         notOver(s, stage);
@@ -411,7 +411,7 @@ describe('worker SIGKILLed at each stage of a real release', { timeout: 15 * 60_
           const tag = stage === 'rollback' ? 'v1.2.0' : `v1.1.${good++}`;
           run.tags[stage] = tag;
           // Only the stages that must be caught mid-build, mid-push or mid-verification pay for a slow one.
-          tags.push({ tag, weights: stage === 'rollback' ? 'v1.2.0' : 'v1.1.0', slowBuild: stage === 'build' || stage === 'push', slowSmoke: stage === 'verify' });
+          tags.push({ tag, weights: stage === 'rollback' ? 'v1.2.0' : 'v1.1.0', slowBuild: stage === 'build' || stage === 'push', slowSmoke: stage === 'verify', slowAnalysis: stage === 'analysis' });
         }
         run.lane = await createLane({ model, dir: workDir, tags, gatewayAdminUrl: gateway.adminUrl, tokenFile: adminTokenPath(join(workDir, 'gateway')) });
         run.client = await TandemClient.connect({ address: TEMPORAL_ADDRESS, namespace: NAMESPACE, taskQueue: `tandem-${model}` });
