@@ -1,4 +1,5 @@
 /** The `tandem` command line: thin verbs over the typed client (src/client). */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BadInputError, ReleaseFailedError, type TandemClient } from '../client';
 import type { OperatorActionName, ReleaseStatus } from '../workflows/messages';
@@ -7,6 +8,7 @@ import { defaultStateDir } from '../gateway/admin-token';
 import { DEFAULT_GATEWAY_CLASS, GATEWAY_CONTROLLER_NAME, GatewayDefaults } from '../naming/gateway';
 import { durationMs } from '../shared/duration';
 import { specJsonSchema } from '../model-spec/json-schema';
+import { ServeDefaults } from '../serve/defaults';
 import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
 import { historyTable, newHistoryLines, statusText, versionsTable, weights } from './format';
 
@@ -250,6 +252,39 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
         await runGateway({ ...options, gatewayClass: options.gatewayClass ?? DEFAULT_GATEWAY_CLASS, upstreamTimeoutMs: options.upstreamTimeout });
       },
     );
+
+  const serve = program
+    .command('serve')
+    .description('run the HTTP API (OpenAPI document at /openapi.json) until SIGINT or SIGTERM; callers authenticate with the bearer tokens of serve.tokens')
+    .option('--port <port>', 'port of the API', portArgument, ServeDefaults.port)
+    .option('--host <address>', 'address of the API', ServeDefaults.host)
+    .action(async (options: { port: number; host: string }) => {
+      const config = loadConfig(program.opts().config);
+      const client = await connect(config);
+      try {
+        // Loaded on demand: Fastify and its plugins are not needed by the other commands.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runServe } = require('../serve/main') as typeof import('../serve/main');
+        await runServe(config, client, options);
+      } finally {
+        await client.close();
+      }
+    });
+  serve
+    .command('hash-token')
+    .description('print the SHA-256 of the token given on stdin, for serve.tokens[].sha256 (the token itself never goes in the file)')
+    .action(async () => {
+      if (process.stdin.isTTY) throw new BadInputError('pipe the token in, e.g. `printf %s "$TOKEN" | tandem serve hash-token` (a typed token would show on the screen)');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { hashToken, tokenFromInput } = require('../serve/auth/token-hash') as typeof import('../serve/auth/token-hash');
+      let token: string;
+      try {
+        token = tokenFromInput(readFileSync(0, 'utf8'));
+      } catch (err) {
+        throw new BadInputError((err as Error).message);
+      }
+      out(hashToken(token));
+    });
 
   program
     .command('schema')

@@ -11,6 +11,14 @@ export class RefusedError extends Error {
   override name = 'RefusedError';
 }
 
+/**
+ * What was asked about does not exist: a model with no release in the environment. A RefusedError,
+ * so the CLI's exit code (2) is unchanged; the HTTP API answers 404 instead of 409.
+ */
+export class NotFoundError extends RefusedError {
+  override name = 'NotFoundError';
+}
+
 /** The release ended rolled back or failed; `status` holds its final state. */
 export class ReleaseFailedError extends Error {
   override name = 'ReleaseFailedError';

@@ -30,10 +30,11 @@ import {
 } from '../workflows/messages';
 import type { ModelState } from '../activities/types';
 import { BAD_INPUT_FAILURES, FailureType } from '../errors';
-import { BadInputError, RefusedError, ReleaseFailedError } from './errors';
+import { BadInputError, NotFoundError, RefusedError, ReleaseFailedError } from './errors';
 import { validateReleaseInput } from './validate';
+import type { RequestSigner, SignedIdentity } from '../policy/identity';
 
-export { BadInputError, RefusedError, ReleaseFailedError };
+export { BadInputError, NotFoundError, RefusedError, ReleaseFailedError };
 
 export interface ClientOptions {
   /** host:port; default: the Temporal profile / TEMPORAL_ADDRESS (src/temporal-connection.ts), else localhost:7233 */
@@ -54,6 +55,29 @@ export interface HistoryEntry {
   status: string;
   startTime: string;
   closeTime?: string;
+}
+
+/** One release as the list of all releases shows it: where it is, and what it waits for while it runs. */
+export interface ReleaseSummary {
+  workflowId: string;
+  model: string;
+  environment: string;
+  version: string;
+  stage: string;
+  /** Temporal's execution status: RUNNING, COMPLETED (promoted), FAILED (rolled back or failed), ... */
+  status: string;
+  startTime: string;
+  closeTime?: string;
+  /** while running: what it waits for (from its status query; absent when no worker answered in time) */
+  waitingFor?: 'approval' | 'resume';
+  paused?: boolean;
+}
+
+export interface ReleaseFilter {
+  model?: string;
+  environment?: string;
+  /** only releases that are still running (default true) */
+  running?: boolean;
 }
 
 /** Input-classified failure types: the release failed because of what it was asked to do. */
@@ -91,10 +115,10 @@ export class TandemClient {
    * (naming it and what to do). Returns the handle of the release workflow, which a worker
    * starts moments later (wait() and status() allow for that).
    */
-  async start(input: ReleaseInput): Promise<WorkflowHandle> {
+  async start(input: ReleaseInput, signer?: RequestSigner): Promise<WorkflowHandle> {
     validateReleaseInput(input);
     const workflowId = releaseWorkflowId(input.model, input.environment, input.tag, new Date());
-    const op: ModelOperation = { kind: 'release', workflowId, release: input };
+    const op: ModelOperation = { kind: 'release', workflowId, release: signed(input, signer?.(workflowId, 'start')) };
     await this.lock(input.model, input.environment, op, { operation: 'release', workflowId, lastRelease: workflowId });
     return this.temporal.workflow.getHandle(workflowId);
   }
@@ -176,7 +200,7 @@ export class TandemClient {
   /** Id of the latest release workflow of the model here; RefusedError when there is none. */
   private async latestRelease(model: string, environment: string): Promise<string> {
     const memo = await this.lockMemo(model, environment);
-    if (!memo?.lastRelease) throw new RefusedError(`${model} has no release in ${environment}`);
+    if (!memo?.lastRelease) throw new NotFoundError(`${model} has no release in ${environment}`);
     return memo.lastRelease;
   }
 
@@ -199,10 +223,12 @@ export class TandemClient {
    * Sends an operator action and returns it once the release accepted it. Throws RefusedError with
    * the release's reason when it cannot apply (nothing awaits approval, release already finished).
    */
-  async act(model: string, environment: string, action: OperatorActionName, request: OperatorRequest): Promise<OperatorAction> {
+  async act(model: string, environment: string, action: OperatorActionName, request: OperatorRequest, signer?: RequestSigner): Promise<OperatorAction> {
     const handle = await this.releaseHandle(model, environment);
+    // Signed, `who` and groups are the signer's (the caller serve authenticated), whatever the request says.
+    const sent = signer ? { ...request, ...signer(handle.workflowId, action, request.text) } : request;
     try {
-      return await handle.executeUpdate(updates[action], { args: [request] });
+      return await handle.executeUpdate(updates[action], { args: [sent] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new RefusedError(`${action} refused: ${err.cause?.message ?? err.message}`);
       if (err instanceof WorkflowNotFoundError && (await this.lockMemo(model, environment))?.running) {
@@ -210,11 +236,8 @@ export class TandemClient {
       }
       if (err instanceof WorkflowNotFoundError || isNotRunning(err)) {
         const last = await this.status(model, environment).catch(() => undefined);
-        throw new RefusedError(
-          last
-            ? `${action} refused: the last release of ${model} in ${environment} (${last.version}) is ${last.outcome ?? last.stage}; nothing to ${action}`
-            : `${action} refused: ${model} has no release in ${environment}`,
-        );
+        if (!last) throw new NotFoundError(`${action} refused: ${model} has no release in ${environment}`);
+        throw new RefusedError(`${action} refused: the last release of ${model} in ${environment} (${last.version}) is ${last.outcome ?? last.stage}; nothing to ${action}`);
       }
       throw err;
     }
@@ -324,6 +347,47 @@ export class TandemClient {
     return entries;
   }
 
+  /**
+   * Releases of every model and environment, newest first, from Temporal's visibility store (the
+   * Tandem* search attributes). For each running one, its status query says what it waits for; a
+   * release whose worker does not answer within `queryTimeoutMs` is listed without it.
+   */
+  async releases(filter: ReleaseFilter = {}, limit = 100, queryTimeoutMs = 3_000): Promise<ReleaseSummary[]> {
+    const clauses = ["WorkflowType = 'release'"];
+    if (filter.running ?? true) clauses.push("ExecutionStatus = 'Running'");
+    if (filter.model) clauses.push(`TandemModel = '${escapeQuery(filter.model)}'`);
+    if (filter.environment) clauses.push(`TandemEnvironment = '${escapeQuery(filter.environment)}'`);
+    const summaries: ReleaseSummary[] = [];
+    for await (const wf of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
+      const attrs = wf.searchAttributes as Record<string, unknown[] | undefined>;
+      summaries.push({
+        workflowId: wf.workflowId,
+        model: String(attrs.TandemModel?.[0] ?? ''),
+        environment: String(attrs.TandemEnvironment?.[0] ?? ''),
+        version: String(attrs.TandemVersion?.[0] ?? ''),
+        stage: String(attrs.TandemStage?.[0] ?? ''),
+        status: wf.status.name,
+        startTime: wf.startTime.toISOString(),
+        closeTime: wf.closeTime?.toISOString(),
+      });
+      if (summaries.length >= limit) break;
+    }
+    await Promise.all(
+      summaries
+        .filter((s) => s.status === 'RUNNING')
+        .map(async (summary) => {
+          const status = await this.temporal
+            .withDeadline(Date.now() + queryTimeoutMs, () => this.temporal.workflow.getHandle(summary.workflowId).query(statusQuery))
+            .catch(() => undefined);
+          if (!status) return;
+          summary.stage = status.stage;
+          summary.paused = status.paused;
+          if (status.waitingFor) summary.waitingFor = status.waitingFor;
+        }),
+    );
+    return summaries;
+  }
+
   /** Running versions and traffic, read from the environment by a worker that serves it. */
   async versions(model: string, environment: string): Promise<ModelState> {
     return this.temporal.workflow.execute('describeModelWorkflow', {
@@ -339,19 +403,25 @@ export class TandemClient {
    * the model's lock. Refused while a release is active (abort it instead: that rolls back) or
    * when the version is not running.
    */
-  async rollback(input: RollbackInput): Promise<RollbackResult> {
+  async rollback(input: RollbackInput, signer?: RequestSigner): Promise<RollbackResult> {
     const previous = await this.lockMemo(input.model, input.environment);
     const workflowId = rollbackWorkflowId(input.model, input.environment, input.to, new Date());
-    const op: ModelOperation = { kind: 'rollback', workflowId, rollback: input };
+    const op: ModelOperation = { kind: 'rollback', workflowId, rollback: signed(input, signer?.(workflowId, 'rollback', input.reason)) };
     const lock = await this.lock(input.model, input.environment, op, { operation: 'rollback', workflowId, lastRelease: previous?.lastRelease });
     try {
       return (await lock.result()) as RollbackResult;
     } catch (err) {
       const cause = err instanceof WorkflowFailedError ? innermost(err) : undefined;
       if (cause instanceof ApplicationFailure && cause.type === FailureType.VersionNotRunning) throw new RefusedError(`rollback refused: ${cause.message}`);
+      if (cause instanceof ApplicationFailure && cause.type === FailureType.PolicyRefused) throw new RefusedError(cause.message);
       throw err;
     }
   }
+}
+
+/** The input with serve's signed identity: requestedBy is then the signed name. */
+function signed<T extends { requestedBy?: string }>(input: T, identity: SignedIdentity | undefined): T {
+  return identity ? { ...input, requestedBy: identity.who, identity } : input;
 }
 
 /** True when a failure type means the release failed because of its input. */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GatewayDefaults } from '../naming/gateway';
 import { MODEL_NAME, MODEL_NAME_RULE } from '../naming/model';
 import { isLabelKey, isLabelValue } from '../naming/kubernetes';
+import { serveSchema } from './serve-schema';
 
 const registrySchema = z
   .object({
@@ -224,6 +225,7 @@ export const configSchema = z
           .strict(),
       )
       .default({}),
+    serve: serveSchema.optional().describe('`tandem serve`: bearer tokens and which groups may read, start and operate.'),
   })
   .strict()
   .superRefine((config, ctx) => {

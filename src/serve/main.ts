@@ -1,0 +1,44 @@
+/**
+ * `tandem serve` as a long-running process (src/cli/program.ts parses the options): connects to
+ * Temporal, serves the API until SIGINT or SIGTERM, then stops taking requests, lets the ones in
+ * flight finish, and resolves.
+ */
+import type { Config } from '../config/schema';
+import type { TandemClient } from '../client';
+import { buildServeApp, loggerOptions } from './app';
+import { bearerTokenProvider } from './auth/bearer';
+
+export interface RunServeOptions {
+  host: string;
+  port: number;
+}
+
+/**
+ * Serves the API with `client` until a signal; logs (JSON lines on stdout) one line with its URL
+ * once it listens. Throws when the port is taken.
+ */
+export async function runServe(config: Config & { path: string }, client: TandemClient, options: RunServeOptions): Promise<void> {
+  const tokens = config.serve?.tokens ?? [];
+  const { app } = await buildServeApp({ client, config, providers: [bearerTokenProvider(tokens)], logger: loggerOptions() });
+  if (tokens.length === 0) app.log.warn(`no serve.tokens in ${config.path}: every /api request is refused (401) until one is configured`);
+  await app.listen({
+    host: options.host,
+    port: options.port,
+    listenTextResolver: (address) =>
+      `tandem serve: API at ${address}/api/ (OpenAPI document ${address}/openapi.json, health ${address}/healthz); ${tokens.length} token(s) from ${config.path}, task queue "${client.taskQueue}"`,
+  });
+  const signal = await untilSignal('SIGINT', 'SIGTERM');
+  app.log.info(`tandem serve: ${signal}, closing`);
+  await app.close();
+}
+
+/** Resolves with the first of `signals` this process receives (and stops listening for the others). */
+function untilSignal(...signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
+      for (const s of signals) process.off(s, on);
+      resolve(signal);
+    };
+    for (const s of signals) process.on(s, on);
+  });
+}
