@@ -62,89 +62,83 @@ const open = <S extends z.core.$ZodLooseShape>(shape: S) => z.looseObject(shape)
 const weights = z.record(z.string(), z.number()).describe('percent of unpinned traffic per version');
 
 export const releaseSummarySchema = open({
-    workflowId: z.string(),
-    model: z.string(),
-    environment: z.string(),
-    version: z.string(),
-    stage: z.string(),
-    status: z.string().describe("Temporal's execution status: RUNNING, COMPLETED (promoted), FAILED (rolled back or failed), ..."),
-    startTime: z.string(),
-    closeTime: z.string().optional(),
-    waitingFor: z.enum(['approval', 'resume']).optional(),
-    paused: z.boolean().optional(),
-  })
-  .describe('ReleaseSummary');
+  workflowId: z.string(),
+  model: z.string(),
+  environment: z.string(),
+  version: z.string(),
+  stage: z.string(),
+  status: z.string().describe("Temporal's execution status: RUNNING, COMPLETED (promoted), FAILED (rolled back or failed), ..."),
+  startTime: z.string(),
+  closeTime: z.string().optional(),
+  waitingFor: z.enum(['approval', 'resume']).optional(),
+  paused: z.boolean().optional(),
+}).describe('ReleaseSummary');
 
 const operatorActionSchema = open({
-    action: z.enum(['approve', 'abort', 'pause', 'resume', 'promote']),
-    who: z.string(),
-    text: z.string().optional(),
-    at: z.string(),
-    accepted: z.boolean(),
-    note: z.string().optional(),
-  })
-  .describe('OperatorAction');
+  action: z.enum(['approve', 'abort', 'pause', 'resume', 'promote']),
+  who: z.string(),
+  text: z.string().optional(),
+  at: z.string(),
+  accepted: z.boolean(),
+  note: z.string().optional(),
+}).describe('OperatorAction');
 export { operatorActionSchema };
 
 export const releaseStatusSchema = open({
-    releaseId: z.string(),
-    model: z.string(),
-    environment: z.string(),
-    version: z.string(),
-    requestedBy: z.string().optional(),
-    stage: z.string(),
-    outcome: z.enum(['promoted', 'rolled-back', 'failed']).optional(),
-    reason: z.string().optional(),
-    failureType: z.string().optional(),
-    commit: z.string().optional(),
-    image: z.string().optional(),
-    digest: z.string().optional(),
-    previousStable: z.string().optional(),
-    weights,
-    paused: z.boolean(),
-    waitingFor: z.enum(['approval', 'resume']).optional(),
-    blocked: z.string().optional(),
-    steps: z.array(open({ index: z.number(), description: z.string(), status: z.string(), detail: z.string().optional() })),
-    checks: z.array(open({ check: z.string(), ok: z.boolean(), observed: z.string() })),
-    actions: z.array(operatorActionSchema),
-    history: z.array(open({ at: z.string(), message: z.string() })),
-    startedAt: z.string(),
-    finishedAt: z.string().optional(),
-  })
-  .describe('ReleaseStatus');
+  releaseId: z.string(),
+  model: z.string(),
+  environment: z.string(),
+  version: z.string(),
+  requestedBy: z.string().optional(),
+  stage: z.string(),
+  outcome: z.enum(['promoted', 'rolled-back', 'failed']).optional(),
+  reason: z.string().optional(),
+  failureType: z.string().optional(),
+  commit: z.string().optional(),
+  image: z.string().optional(),
+  digest: z.string().optional(),
+  previousStable: z.string().optional(),
+  weights,
+  paused: z.boolean(),
+  waitingFor: z.enum(['approval', 'resume']).optional(),
+  blocked: z.string().optional(),
+  steps: z.array(open({ index: z.number(), description: z.string(), status: z.string(), detail: z.string().optional() })),
+  checks: z.array(open({ check: z.string(), ok: z.boolean(), observed: z.string() })),
+  actions: z.array(operatorActionSchema),
+  history: z.array(open({ at: z.string(), message: z.string() })),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+}).describe('ReleaseStatus');
 
 export const startedSchema = z
-  .object({ workflowId: z.string(), model: z.string(), environment: z.string(), tag: z.string(), requestedBy: z.string() })
-  .describe('StartedRelease');
+  .object({ workflowId: z.string(), model: z.string(), environment: z.string(), tag: z.string(), requestedBy: z.string() }).describe('StartedRelease');
 
 export const historyEntrySchema = open({
-    kind: z.enum(['release', 'rollback']),
-    workflowId: z.string(),
-    runId: z.string(),
-    version: z.string(),
-    stage: z.string(),
-    status: z.string(),
-    startTime: z.string(),
-    closeTime: z.string().optional(),
-  })
-  .describe('HistoryEntry');
+  kind: z.enum(['release', 'rollback']),
+  workflowId: z.string(),
+  runId: z.string(),
+  version: z.string(),
+  stage: z.string(),
+  status: z.string(),
+  startTime: z.string(),
+  closeTime: z.string().optional(),
+}).describe('HistoryEntry');
 
 export const modelStateSchema = open({
-    running: z.array(
-      open({
-        version: z.string(),
-        commit: z.string(),
-        image: z.string(),
-        digest: z.string(),
-        replicas: z.number(),
-        readyReplicas: z.number(),
-        releaseId: z.string(),
-        deployedAt: z.string(),
-      }),
-    ),
-    scaledDown: z.array(z.string()),
-    traffic: open({ weights, pinned: z.array(z.string()), stable: z.string().optional() }),
-  })
-  .describe('ModelState');
+  running: z.array(
+    open({
+      version: z.string(),
+      commit: z.string(),
+      image: z.string(),
+      digest: z.string(),
+      replicas: z.number(),
+      readyReplicas: z.number(),
+      releaseId: z.string(),
+      deployedAt: z.string(),
+    }),
+  ),
+  scaledDown: z.array(z.string()),
+  traffic: open({ weights, pinned: z.array(z.string()), stable: z.string().optional() }),
+}).describe('ModelState');
 
 export const rollbackResultSchema = open({ from: z.string().optional(), to: z.string(), weights }).describe('RollbackResult');
