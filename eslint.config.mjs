@@ -30,7 +30,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts', 'src/rollout/**/*.ts', 'src/naming/**/*.ts', 'src/model-spec/schema.ts', 'src/shared/duration.ts', 'src/model-spec/limits.ts', 'src/errors.ts'],
+    files: ['src/workflows/**/*.ts', 'src/rollout/**/*.ts', 'src/naming/**/*.ts', 'src/model-spec/schema.ts', 'src/shared/duration.ts', 'src/model-spec/limits.ts', 'src/errors.ts', 'src/policy/evaluate.ts', 'src/policy/identity.ts', 'src/policy/resolve.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -19,14 +19,14 @@ export const FailureType = {
   InvalidTraffic: 'InvalidTraffic',
   /** the version asked for is already the stable one, same commit: nothing to release */
   AlreadyStable: 'AlreadyStable',
-  /** a notification receiver refused the message (4xx other than 408/429), or is no longer configured */
-  NotificationRejected: 'NotificationRejected',
 
   // Thrown by the release workflow itself.
   /** a signal or update payload the workflow cannot read */
   MalformedRequest: 'MalformedRequest',
   /** an operator refused the release at a step */
   Refused: 'Refused',
+  /** the approval policy refused who asked (src/policy): the message names the rule and who may */
+  PolicyRefused: 'PolicyRefused',
   /** no approval arrived before the approval step's timeout */
   ApprovalTimeout: 'ApprovalTimeout',
   /** an operator aborted the release */
@@ -57,4 +57,5 @@ export const BAD_INPUT_FAILURES: ReadonlySet<string> = new Set<FailureType>([
   FailureType.UnknownEnvironment,
   FailureType.VersionNotRunning,
   FailureType.AlreadyStable,
+  FailureType.PolicyRefused,
 ]);

@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { createGitActivities } from './git/resolve-tag';
 import { verifyVersion as healthChecks } from './health/verify';
-import type { NotifyActivities } from './notify';
+import { createPolicyActivities, type PolicyDeps } from './policy/resolve-policy';
 import { createEnvironmentActivities } from './release';
 import type { Environment } from './target';
 import type { ReleaseActivities } from './types';
@@ -13,15 +13,15 @@ import type { ReleaseActivities } from './types';
 export interface ActivityDeps {
   environments: Record<string, Environment>;
   gitCacheDir: string;
-  /** notification receivers of the worker's configuration (createNotifyActivities) */
-  notifications: NotifyActivities;
+  /** approval policies of the worker's configuration and serve's verify key (createPolicyActivities) */
+  policies: PolicyDeps;
 }
 
 export function createActivities(deps: ActivityDeps): ReleaseActivities {
   const all: ReleaseActivities = {
     ...createGitActivities({ cacheDir: deps.gitCacheDir }),
     ...createEnvironmentActivities(deps.environments, healthChecks),
-    ...deps.notifications,
+    ...createPolicyActivities(deps.policies),
   };
   for (const name of SILENT) all[name] = keepAlive(all[name] as (input: unknown) => Promise<unknown>) as never;
   return all;

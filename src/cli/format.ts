@@ -2,6 +2,7 @@
 import type { ModelState } from '../activities/types';
 import type { HistoryEntry as ReleaseHistoryEntry } from '../client';
 import type { ReleaseStatus } from '../workflows/messages';
+import { describeChannel } from '../policy/identity';
 
 export function weights(w: Record<string, number>): string {
   const parts = Object.entries(w).map(([v, p]) => `${v} ${p}%`);
@@ -15,11 +16,18 @@ export function statusText(s: ReleaseStatus): string {
     `  traffic: ${s.outcome === 'failed' && !Object.keys(s.weights).length ? 'unchanged by this release' : weights(s.weights)}${s.previousStable ? `   previous stable: ${s.previousStable}` : ''}`,
   ];
   if (s.blocked) lines.push(`  ${s.blocked}`);
+  // What an auditor reads: who started it and how that is known, the policy, who approved under which rule.
+  if (s.requestedVia) lines.push(`  started by ${s.requestedBy} ${describeChannel(s.requestedVia)}`);
+  if (s.policy) lines.push(`  policy: ${s.policy.summary} (from ${s.policy.source})`);
+  if (s.approvals) lines.push(`  approvals: ${s.approvals.by.length} of ${s.approvals.required}${s.approvals.by.length ? ` (${s.approvals.by.join(', ')})` : ''}`);
   if (s.commit) lines.push(`  commit: ${s.commit.slice(0, 12)}${s.image ? `   image: ${s.image}@${s.digest?.slice(0, 19)}…` : ''}`);
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   for (const c of s.checks) lines.push(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.observed}`);
   for (const step of s.steps) lines.push(`  step ${step.index + 1}. [${step.status}] ${step.description}${step.detail ? ` — ${step.detail}` : ''}`);
-  for (const a of s.actions) lines.push(`  ${a.at} ${a.action} by ${a.who}${a.text ? `: ${a.text}` : ''}${a.accepted ? '' : ` (ignored: ${a.note})`}`);
+  for (const a of s.actions) {
+    const how = `${a.via ? ` ${describeChannel(a.via)}` : ''}${a.groups?.length ? ` groups ${a.groups.join(', ')}` : ''}${a.accepted && a.rule ? ` [${a.rule}]` : ''}`;
+    lines.push(`  ${a.at} ${a.action} by ${a.who}${how}${a.text ? `: ${a.text}` : ''}${a.accepted ? '' : ` (ignored: ${a.note})`}`);
+  }
   for (const f of s.rollbackFailures?.slice(-5) ?? []) lines.push(`  ${f.at} rollback attempt failed (${f.part}): ${f.error}`);
   return lines.join('\n');
 }

@@ -35,7 +35,7 @@ interface CommandOptions extends GlobalOptions {
 
 const envOption = () => new Option('-e, --env <name>', 'environment (default: the model\'s environment in tandem.config.yaml)');
 const jsonOption = () => new Option('--json', 'print JSON instead of text');
-const byOption = () => new Option('--by <name>', 'who is acting (default: $TANDEM_ACTOR, the CI actor or $USER)');
+const byOption = () => new Option('--by <name>', 'who is acting (default: $TANDEM_ACTOR, the CI actor or $USER); self-declared: recorded "via temporal (self-declared)", the approval policy applies to the name');
 
 /** A port option's value; commander reports the option by name and the CLI exits 2 otherwise. */
 function portArgument(text: string): number {

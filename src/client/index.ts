@@ -230,7 +230,11 @@ export class TandemClient {
     try {
       return await handle.executeUpdate(updates[action], { args: [sent] });
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new RefusedError(`${action} refused: ${err.cause?.message ?? err.message}`);
+      if (err instanceof WorkflowUpdateFailedError) {
+        const reason = err.cause?.message ?? err.message;
+        // Policy refusals already say `<action> refused: <rule> — ...`.
+        throw new RefusedError(reason.startsWith(`${action} refused: `) ? reason : `${action} refused: ${reason}`);
+      }
       if (err instanceof WorkflowNotFoundError && (await this.lockMemo(model, environment))?.running) {
         throw new RefusedError(`${action} refused: the release of ${model} in ${environment} has not been picked up by a worker yet (is \`tandem worker\` running?)`);
       }

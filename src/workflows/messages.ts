@@ -7,6 +7,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Weights } from '../activities/types';
+import type { Channel, SignedIdentity } from '../policy/identity';
 
 export interface ReleaseInput {
   model: string;
@@ -15,6 +16,8 @@ export interface ReleaseInput {
   repoUrl: string;
   /** who or what started it: a CI job URL, a user name */
   requestedBy?: string;
+  /** who started it as `tandem serve` authenticated and signed it (verified by the workflow) */
+  identity?: SignedIdentity;
 }
 
 export type Stage =
@@ -35,6 +38,8 @@ export type Outcome = 'promoted' | 'rolled-back' | 'failed';
 /** Longest `who` and `text` a release records; longer ones are refused, so history stays small. */
 export const MAX_WHO_LENGTH = 200;
 export const MAX_TEXT_LENGTH = 2000;
+/** Most groups a signed request may carry. */
+export const MAX_GROUPS = 100;
 
 /**
  * The payload of every operator message. Signals come from anywhere (the Web UI's Send signal
@@ -49,13 +54,23 @@ export const operatorRequestSchema = z
       .min(1, 'who must name the person or job making the request')
       .max(MAX_WHO_LENGTH, `who is longer than ${MAX_WHO_LENGTH} characters`),
     text: z.string({ error: 'text must be a string' }).max(MAX_TEXT_LENGTH, `text is longer than ${MAX_TEXT_LENGTH} characters`).nullish(),
+    // Added by `tandem serve` when it signs the request (src/policy/identity.ts); the workflow verifies them.
+    groups: z.array(z.string().max(MAX_WHO_LENGTH), { error: 'groups must be a list of names' }).max(MAX_GROUPS, `groups lists more than ${MAX_GROUPS} names`).nullish(),
+    issuedAt: z.string({ error: 'issuedAt must be an ISO time' }).max(40).nullish(),
+    signature: z.string({ error: 'signature must be a hex string' }).max(200).nullish(),
   })
-  .strip();
+  .strip()
+  .refine((r) => !r.signature || r.issuedAt, { message: 'issuedAt is required with a signature', path: ['issuedAt'] });
 
 export interface OperatorRequest {
   who: string;
   /** comment for approve, reason for abort */
   text?: string;
+  /** set by `tandem serve` with issuedAt and signature; ignored (never trusted) without a valid signature */
+  groups?: string[];
+  issuedAt?: string;
+  /** Ed25519 signature by serve's key (src/policy/identity.ts); without it the request is self-declared */
+  signature?: string;
 }
 
 /** The request, or why it is malformed (names the field and the expected shape). Never throws. */
@@ -68,7 +83,8 @@ export function parseOperatorRequest(payload: unknown): { ok: true; request: Ope
     const issue = parsed.error.issues[0]!;
     return { ok: false, why: `malformed payload: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}` };
   }
-  return { ok: true, request: { who: parsed.data.who, ...(parsed.data.text ? { text: parsed.data.text } : {}) } };
+  const { who, text, groups, issuedAt, signature } = parsed.data;
+  return { ok: true, request: { who, ...(text ? { text } : {}), ...(signature && issuedAt ? { groups: groups ?? [], issuedAt, signature } : {}) } };
 }
 
 /** A short, bounded description of what a sender put in a payload, for the record. */
@@ -89,7 +105,19 @@ export interface OperatorAction extends OperatorRequest {
   /** false when the request arrived as a signal that could not apply (kept, so nothing is silently lost) */
   accepted: boolean;
   note?: string;
+  /**
+   * How `who` is known. api: `tandem serve` authenticated it and signed it, the workflow verified
+   * the signature. temporal: sent straight to Temporal (CLI, Web UI, `temporal workflow signal`),
+   * the name is self-declared. Absent in releases started before the approval policy.
+   */
+  via?: OperatorChannel;
+  /** the verified groups (via api only) */
+  groups?: string[];
+  /** the policy rule under which it was accepted, e.g. `approvers: group ml-leads; four-eyes (2 of 2)` */
+  rule?: string;
 }
+
+export type OperatorChannel = Channel;
 
 export interface StepState {
   index: number;
@@ -111,6 +139,12 @@ export interface ReleaseStatus {
   environment: string;
   version: string;
   requestedBy?: string;
+  /** how requestedBy is known (see OperatorAction.via) */
+  requestedVia?: OperatorChannel;
+  /** the approval policy in force and where in the configuration it comes from */
+  policy?: { summary: string; source: string };
+  /** the approval gate now waiting (or last passed): distinct approvers so far and how many it needs */
+  approvals?: { required: number; by: string[] };
   stage: Stage;
   outcome?: Outcome;
   /** why the release was rolled back */
@@ -143,12 +177,18 @@ export interface RollbackInput {
   to?: string;
   requestedBy?: string;
   reason?: string;
+  /** who asked, as `tandem serve` authenticated and signed it (signed text: the reason) */
+  identity?: SignedIdentity;
 }
 
 export interface RollbackResult {
   from?: string;
   to: string;
   weights: Weights;
+  /** who rolled back, how that is known, and the policy rule that allowed it (absent before the approval policy) */
+  by?: string;
+  via?: OperatorChannel;
+  rule?: string;
 }
 
 export const approveSignal = defineSignal<[OperatorRequest]>('approve');

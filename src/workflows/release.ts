@@ -23,8 +23,6 @@ import { describeStep, formatMs, rolloutPlan, type PlanStep } from '../rollout/p
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
 import type { Spec } from '../model-spec/schema';
 import { activities, timedActivities, rollbackActivities } from './activity-presets';
-import { announce } from './notify';
-import type { NotificationEvent } from '../naming/notifications';
 import {
   signals,
   updates,
@@ -33,6 +31,7 @@ import {
   describePayload,
   type OperatorAction,
   type OperatorActionName,
+  type OperatorChannel,
   type OperatorRequest,
   type ReleaseInput,
   type ReleaseStatus,
@@ -40,6 +39,9 @@ import {
 } from './messages';
 import { environmentKey, modelKey, stageKey, versionKey } from './search-attributes';
 import { ReleaseMetric } from '../naming/metrics';
+import { describePolicy, evaluate } from '../policy/evaluate';
+import { describeChannel, identify } from '../policy/identity';
+import type { ResolvedPolicy } from '../policy/resolve';
 
 export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   const { model, environment, tag: version } = input;
@@ -93,20 +95,6 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   metricMeter.createCounter(ReleaseMetric.started, undefined, 'Releases started').add(1, tags);
   const countOutcome = (outcome: string) => metricMeter.createCounter(ReleaseMetric.finished, undefined, 'Releases ended, by outcome').add(1, { ...tags, outcome });
 
-  // Notifications (./notify.ts) run beside the release: the approval gate does not wait for them.
-  // The release waits for them only as it ends (their retries are bounded), so each is recorded.
-  const notifications: Promise<void>[] = [];
-  const notify = (event: NotificationEvent, actor?: string) => {
-    if (!patched(PATCH_NOTIFICATIONS)) return;
-    const reason = status.reason?.split('\n')[0];
-    notifications.push(
-      announce(
-        { event, model, environment, version, stage: status.stage, weights: { ...status.weights }, ...(status.outcome ? { outcome: status.outcome } : {}), ...(reason ? { reason } : {}), ...(actor ? { actor } : {}), ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}), ...(status.previousStable ? { previousStable: status.previousStable } : {}) },
-        note,
-      ),
-    );
-  };
-
   // Operator state, changed only by message handlers.
   let approvedFor = -1; // index of the approval step that was approved
   let approvalTakenFor = -1; // index of the approval step the release has passed
@@ -115,6 +103,29 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   let resumeCount = 0;
   let currentStep = -1;
   const pipeline = new CancellationScope();
+
+  // Approval policy (src/policy), read from the worker's configuration as the release starts and
+  // checked in every message handler. Releases started before it keep one approval by anyone.
+  const policyEnforced = patched(PATCH_APPROVAL_POLICY);
+  let policy: ResolvedPolicy | undefined;
+  let gate: { index: number; by: string[] } = { index: -1, by: [] }; // distinct approvers of the waiting gate
+  let planKinds: PlanStep['kind'][] = [];
+  type Decision = { ok: true; via?: OperatorChannel; groups?: string[]; rule?: string } | { ok: false; why: string; via?: OperatorChannel };
+  /** Whether the policy lets this request apply: who it is (verified or self-declared), and the rule. */
+  const decide = (action: OperatorActionName, request: OperatorRequest): Decision => {
+    if (!policyEnforced) return { ok: true };
+    if (!policy) return { ok: false, why: `${action} refused: the release has not read its approval policy yet; try again in a moment` };
+    const id = identify(policy.verifyKey, workflowInfo().workflowId, action, request, Date.now());
+    if (!id.ok) return { ok: false, via: id.via, why: `${action} refused: ${id.why}` };
+    const verdict = evaluate(policy.policy, action, id.actor, {
+      startedBy: status.requestedBy,
+      approvedBy: gate.index === currentStep ? gate.by : [],
+      approvalAhead: planKinds.some((kind, i) => kind === 'approval' && i >= currentStep && i > approvalTakenFor),
+    });
+    if (!verdict.allowed) return { ok: false, via: id.via, why: verdict.message };
+    return { ok: true, via: id.via, rule: verdict.rule, ...(id.via === 'api' ? { groups: id.actor.groups } : {}) };
+  };
+  const channel = (via: OperatorChannel | undefined) => (via ? ` (${describeChannel(via)})` : '');
 
   const finished = () => status.outcome !== undefined || status.stage === 'rolling-back';
   const refusal = (action: OperatorActionName): string | undefined => {
@@ -133,11 +144,22 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         return undefined;
     }
   };
-  const apply = (action: OperatorActionName, request: OperatorRequest): OperatorAction => {
+  const apply = (action: OperatorActionName, request: OperatorRequest, decision: Decision = { ok: true }): OperatorAction => {
     const entry: OperatorAction = { action, who: request.who, text: request.text, at: now(), accepted: true };
+    if (decision.ok && decision.via) Object.assign(entry, { via: decision.via, rule: decision.rule }, decision.groups ? { groups: decision.groups } : {});
     switch (action) {
       case 'approve':
-        approvedFor = currentStep;
+        if (policy) {
+          // The gate passes once enough distinct people approved (the policy refuses a second approval by the same one).
+          if (gate.index !== currentStep) gate = { index: currentStep, by: [] };
+          gate.by.push(request.who);
+          const required = policy.policy.approvals;
+          status.approvals = { required, by: [...gate.by] };
+          entry.rule = `${entry.rule ?? 'approvers'} (${gate.by.length} of ${required})`;
+          if (gate.by.length >= required) approvedFor = currentStep;
+        } else {
+          approvedFor = currentStep;
+        }
         break;
       case 'pause':
         status.paused = true;
@@ -155,12 +177,12 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         break;
     }
     record(entry);
-    note(`${action} by ${request.who}${request.text ? `: ${request.text}` : ''}`);
+    note(`${action} by ${request.who}${channel(entry.via)}${request.text ? `: ${request.text}` : ''}${entry.rule ? ` [${entry.rule}]` : ''}`);
     return entry;
   };
-  const ignore = (action: OperatorActionName, who: string, text: string | undefined, why: string) => {
-    record({ action, who, text, at: now(), accepted: false, note: why });
-    note(`${action} by ${who} ignored: ${why}`);
+  const ignore = (action: OperatorActionName, who: string, text: string | undefined, why: string, via?: OperatorChannel) => {
+    record({ action, who, text, at: now(), accepted: false, note: why, ...(via ? { via } : {}) });
+    note(`${action} by ${who}${channel(via)} ignored: ${why}`);
   };
   for (const action of Object.keys(signals) as OperatorActionName[]) {
     // A signal cannot be refused to its sender, and a handler that throws would fail every
@@ -171,15 +193,25 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       if (!parsed.ok) return ignore(action, '(unknown)', describePayload(payload), parsed.why);
       const why = refusal(action);
       if (why) return ignore(action, parsed.request.who, parsed.request.text, why);
-      apply(action, parsed.request);
+      const decided = decide(action, parsed.request);
+      if (!decided.ok) return ignore(action, parsed.request.who, parsed.request.text, decided.why, decided.via);
+      apply(action, parsed.request, decided);
     });
     setHandler(
       updates[action],
       async (payload: unknown) => {
         const parsed = parseOperatorRequest(payload);
         if (!parsed.ok) throw ApplicationFailure.nonRetryable(parsed.why, FailureType.MalformedRequest);
-        const entry = apply(action, parsed.request);
-        if (action === 'approve' && patched(PATCH_APPROVAL_ANSWERED_AFTER_EFFECT)) {
+        // The policy decides here, not in the validator: a refusal is then in history and in the
+        // release's record (who tried what, and why it was refused), as a refused signal is.
+        const decided = decide(action, parsed.request);
+        if (!decided.ok) {
+          ignore(action, parsed.request.who, parsed.request.text, decided.why, decided.via);
+          throw ApplicationFailure.nonRetryable(decided.why, FailureType.PolicyRefused);
+        }
+        const entry = apply(action, parsed.request, decided);
+        // An approval that leaves the gate waiting for more approvers is answered at once.
+        if (action === 'approve' && approvedFor === currentStep && patched(PATCH_APPROVAL_ANSWERED_AFTER_EFFECT)) {
           // Answer only once the approval took effect: an abort that lands at the same moment
           // wins (it is the safe one), and this approval is then refused, not "accepted".
           const step = approvedFor;
@@ -198,6 +230,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
           if (!parsed.ok) throw new Error(parsed.why);
           const why = refusal(action);
           if (why) throw new Error(why);
+          if (policyEnforced && !policy) throw new Error(`${action} refused: the release has not read its approval policy yet; try again in a moment`);
         },
       },
     );
@@ -213,6 +246,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
 
   try {
     await pipeline.run(async () => {
+      if (policyEnforced) await readPolicy();
       const resolved = await activities('git', `resolve ${model} tag ${version}`).resolveTag({ repoUrl: input.repoUrl, tag: version, model });
       spec = resolved.spec;
       status.commit = resolved.commit;
@@ -274,6 +308,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       const plan: PlanStep[] = stable ? rolloutPlan(spec.rollout) : [{ kind: 'promote' }];
       enter('rolling-out', stable ? `rolling out ${version} (${spec.rollout.strategy})` : `first release of ${model} here: promoting ${version} directly`);
       status.steps = plan.map((step, index) => ({ index, description: describeStep(step, version), status: 'pending' }));
+      planKinds = plan.map((step) => step.kind);
       for (const [index, step] of plan.entries()) {
         currentStep = index;
         const state = status.steps[index]!;
@@ -311,8 +346,6 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       runningStep.finishedAt = now();
     }
     await CancellationScope.nonCancellable(() => rollBack(reason.message));
-    notify(status.outcome === 'failed' ? 'failed' : 'rolled-back', abort?.who);
-    await Promise.all(notifications);
     countOutcome(status.outcome ?? 'failed');
     if (status.outcome === 'rolled-back') metricMeter.createCounter(ReleaseMetric.rollbacks, undefined, 'Releases rolled back, by cause').add(1, { ...tags, cause: reason.type });
     throw ApplicationFailure.create({ message: reason.message, type: status.outcome === 'failed' ? FailureType.ReleaseFailed : FailureType.RolledBack, nonRetryable: true, details: [status] });
@@ -321,10 +354,25 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   status.outcome = 'promoted';
   status.finishedAt = now();
   enter('promoted', `${version} is stable with 100% of traffic`);
-  notify('promoted', status.actions.filter((a) => a.accepted && (a.action === 'approve' || a.action === 'promote')).at(-1)?.who);
-  await Promise.all(notifications);
   countOutcome('promoted');
   return status;
+
+  /**
+   * Reads the policy this release runs under and checks that whoever started it may: verified
+   * when serve signed the start (input.identity), else the self-declared requestedBy.
+   */
+  async function readPolicy() {
+    const resolved = await activities('short', `read the approval policy of ${model} in ${environment}`).resolvePolicy(ref);
+    policy = resolved;
+    status.policy = { summary: describePolicy(resolved.policy), source: resolved.source };
+    const starter = identify(resolved.verifyKey, workflowInfo().workflowId, 'start', input.identity ?? { who: input.requestedBy ?? '(unknown)' }, Date.now());
+    status.requestedVia = starter.via;
+    if (!starter.ok) throw ApplicationFailure.nonRetryable(`start refused: ${starter.why}`, FailureType.PolicyRefused);
+    status.requestedBy = starter.actor.who;
+    const verdict = evaluate(resolved.policy, 'start', starter.actor);
+    if (!verdict.allowed) throw ApplicationFailure.nonRetryable(verdict.message, FailureType.PolicyRefused);
+    note(`started by ${starter.actor.who} (${describeChannel(starter.via)}) [${verdict.rule}]; policy: ${status.policy.summary} — from ${resolved.source}`);
+  }
 
   async function setTraffic(state: TrafficState, via: (summary: string) => ReleaseActivities = (summary) => activities('short', summary)) {
     trafficTouched = true;
@@ -352,8 +400,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       }
       case 'approval': {
         status.waitingFor = 'approval';
-        note(`waiting for approval of ${version}`);
-        notify('approval');
+        if (policy) {
+          gate = { index, by: [] };
+          status.approvals = { required: policy.policy.approvals, by: [] };
+        }
+        note(`waiting for approval of ${version}${policy && policy.policy.approvals > 1 ? ` by ${policy.policy.approvals} distinct approvers` : ''}`);
         const approved = () => approvedFor === index || promoteRequested;
         const ok =
           step.timeoutMs === undefined
@@ -363,6 +414,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         if (!ok) throw ApplicationFailure.nonRetryable(`no approval within ${formatMs(step.timeoutMs!)}`, FailureType.ApprovalTimeout);
         // An abort in the same instant wins: the scope is cancelled and the next await throws.
         if (!abort) approvalTakenFor = index;
+        if (policy && policy.policy.approvals > 1 && approvedFor === index) return `approved by ${gate.by.join(', ')}`;
         const by = status.actions.filter((a) => a.accepted && (a.action === 'approve' || a.action === 'promote')).at(-1);
         return by ? `${by.action === 'approve' ? 'approved' : 'promoted'} by ${by.who}${by.text ? `: ${by.text}` : ''}` : 'approved';
       }
@@ -485,9 +537,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
  */
 /** approve answers once the approval took effect (an abort at the same moment wins); was: at once. */
 const PATCH_APPROVAL_ANSWERED_AFTER_EFFECT = 'approve-answered-after-effect';
-
-/** a release sends notifications (./notify.ts) as it waits for approval and as it ends; was: none. */
-const PATCH_NOTIFICATIONS = 'release-notifications';
+/** the approval policy: a resolvePolicy activity first, then every message checked against it; was: anyone, one approval. */
+const PATCH_APPROVAL_POLICY = 'approval-policy';
 
 /** How many history lines and operator actions a release keeps (first half and latest). */
 const MAX_RECORDS = 200;

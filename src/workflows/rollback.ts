@@ -2,8 +2,10 @@
  * Rolls a model back to a version that is still running: a traffic switch, never a redeploy.
  * Refused (non-retryable VersionNotRunning) when the version has no ready replicas.
  */
-import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../errors';
+import { evaluate } from '../policy/evaluate';
+import { identify } from '../policy/identity';
 import { promotedState, stableOf } from '../rollout/traffic';
 import { activities } from './activity-presets';
 import type { RollbackInput, RollbackResult } from './messages';
@@ -11,6 +13,7 @@ import { environmentKey, modelKey, stageKey, versionKey } from './search-attribu
 
 export async function rollbackModel(input: RollbackInput): Promise<RollbackResult> {
   const ref = { model: input.model, environment: input.environment };
+  const allowed = patched(PATCH_APPROVAL_POLICY) ? await checkPolicy(input) : undefined;
   const state = await activities('short', `read what runs of ${input.model} in ${input.environment}`).describeModel(ref);
   const from = stableOf(state.traffic);
   const ready = state.running.filter((v) => v.readyReplicas > 0);
@@ -37,5 +40,20 @@ export async function rollbackModel(input: RollbackInput): Promise<RollbackResul
   ]);
   const warm = state.running.map((v) => v.version).filter((v) => v !== to);
   const applied = await activities('short', `switch ${input.model} traffic to ${to}`).setTraffic({ ...ref, ...promotedState(to, warm) });
-  return { from, to, weights: applied.weights };
+  return { from, to, weights: applied.weights, ...allowed };
+}
+
+/** rollbacks check the approval policy (who may roll back) before anything; was: anyone. */
+const PATCH_APPROVAL_POLICY = 'approval-policy';
+
+/** Who asks (verified when serve signed it) and whether the policy lets them; PolicyRefused otherwise. */
+async function checkPolicy(input: RollbackInput): Promise<Pick<RollbackResult, 'by' | 'via' | 'rule'>> {
+  const ref = { model: input.model, environment: input.environment };
+  const resolved = await activities('short', `read the approval policy of ${input.model} in ${input.environment}`).resolvePolicy(ref);
+  const request = input.identity ? { ...input.identity, text: input.reason } : { who: input.requestedBy ?? '(unknown)' };
+  const id = identify(resolved.verifyKey, workflowInfo().workflowId, 'rollback', request, Date.now());
+  if (!id.ok) throw ApplicationFailure.nonRetryable(`rollback refused: ${id.why}`, FailureType.PolicyRefused);
+  const verdict = evaluate(resolved.policy, 'rollback', id.actor);
+  if (!verdict.allowed) throw ApplicationFailure.nonRetryable(verdict.message, FailureType.PolicyRefused);
+  return { by: id.actor.who, via: id.via, rule: verdict.rule };
 }
