@@ -42,6 +42,8 @@ export interface StackOptions {
   gatewayAdminPort?: number;
   taskQueue?: string;
   quiet?: boolean;
+  /** the environment's notification receivers, as in tandem.config.yaml (their secrets in this process's environment) */
+  notifications?: unknown[];
 }
 
 /** Runs a script from scripts/ (they are idempotent and fast when everything is up). */
@@ -87,6 +89,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         registry: { url: '127.0.0.1:5000', insecure: true },
         traffic: { router: 'gateway', url: gateway.adminUrl, tokenFile: adminTokenPath(gatewayStateDir) },
         build: { buildArgs: { BASE_IMAGE: 'tandem/node-base:20' } },
+        ...(options.notifications ? { notifications: options.notifications } : {}),
       },
     },
     models: { [options.model]: { repo, environment: ENV } },

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Duration } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { createNotifyActivities } from './activities/notify';
 import type { Config } from './config/schema';
 import { buildEnvironments } from './environments';
 import { policyDeps } from './policy/from-config';
@@ -33,6 +34,7 @@ export async function startWorker(
   const cacheDir = options.cacheDir ?? process.env.TANDEM_CACHE ?? join(homedir(), '.cache', 'tandem', 'worker');
   const environments = buildEnvironments(config, cacheDir);
   const policies = policyDeps(config);
+  const notifications = createNotifyActivities(config);
   const target = temporalTarget(options);
   const connection = await NativeConnection.connect(target.connection);
   const worker = await Worker.create({
@@ -43,7 +45,7 @@ export async function startWorker(
     ...(options.identity ? { identity: options.identity } : {}),
     // `npm run build` bundles the workflows once (dist/workflow-bundle.js); from sources, bundle at start.
     ...(existsSync(WORKFLOW_BUNDLE) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git'), policies }),
+    activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git'), notifications, policies }),
     // Heartbeats carry cancellation back to a running build or deploy: flush them at least every
     // 2 s (the default waits up to 80% of the heartbeat timeout), so an abort stops work promptly.
     maxHeartbeatThrottleInterval: '2s',

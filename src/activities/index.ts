@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import { createGitActivities } from './git/resolve-tag';
 import { verifyVersion as healthChecks } from './health/verify';
 import { createPolicyActivities, type PolicyDeps } from './policy/resolve-policy';
+import type { NotifyActivities } from './notify';
 import { createEnvironmentActivities } from './release';
 import type { Environment } from './target';
 import type { ReleaseActivities } from './types';
@@ -15,6 +16,8 @@ export interface ActivityDeps {
   gitCacheDir: string;
   /** approval policies of the worker's configuration and serve's verify key (createPolicyActivities) */
   policies: PolicyDeps;
+  /** notification receivers of the worker's configuration (createNotifyActivities) */
+  notifications: NotifyActivities;
 }
 
 export function createActivities(deps: ActivityDeps): ReleaseActivities {
@@ -22,6 +25,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createGitActivities({ cacheDir: deps.gitCacheDir }),
     ...createEnvironmentActivities(deps.environments, healthChecks),
     ...createPolicyActivities(deps.policies),
+    ...deps.notifications,
   };
   for (const name of SILENT) all[name] = keepAlive(all[name] as (input: unknown) => Promise<unknown>) as never;
   return all;

@@ -6,6 +6,7 @@
 import type { Spec } from '../model-spec/schema';
 import type { TrafficState } from '../shared/traffic-state';
 import type { ResolvedPolicy } from '../policy/resolve';
+import type { NotificationEvent } from '../naming/notifications';
 
 /** Where a model is released: the environment's name from tandem.config.yaml. */
 export interface ModelRef {
@@ -118,6 +119,39 @@ export interface ModelState {
   traffic: TrafficState;
 }
 
+/**
+ * What the release workflow tells a notification: facts of the release only. Receivers' addresses
+ * and tokens stay with the worker (its configuration names where they are).
+ */
+export interface ReleaseNotice {
+  event: NotificationEvent;
+  model: string;
+  environment: string;
+  version: string;
+  stage: string;
+  outcome?: 'promoted' | 'rolled-back' | 'failed';
+  /** why it was rolled back or failed (first line) */
+  reason?: string;
+  /** who acted: who approved or promoted, who aborted; absent when tandem decided */
+  actor?: string;
+  requestedBy?: string;
+  /** the stable version when the release started */
+  previousStable?: string;
+  weights: Weights;
+}
+/** A notification receiver as the workflow knows it: where it is in the configuration, never its address. */
+export interface NotificationSinkRef {
+  /** its key in tandem.config.yaml, e.g. `environments.prod.notifications[0]` */
+  id: string;
+  kind: 'webhook' | 'slack';
+}
+export interface NotificationDelivery {
+  /** the receiver's HTTP status */
+  status: number;
+  /** the attempt that was accepted (1: at once) */
+  attempt: number;
+}
+
 /** Every activity the workflows call. */
 export interface ReleaseActivities {
   resolveTag(input: ResolveTagInput): Promise<ResolvedVersion>;
@@ -133,4 +167,8 @@ export interface ReleaseActivities {
   retireVersions(input: RetireInput): Promise<void>;
   /** The approval policy of the model in the environment and the key that verifies serve's signatures (worker configuration). */
   resolvePolicy(input: ModelRef): Promise<ResolvedPolicy>;
+  /** The receivers of the environment's notifications that want this event (from the worker's configuration). */
+  notificationSinks(input: { environment: string; event: NotificationEvent }): Promise<NotificationSinkRef[]>;
+  /** Sends one notification to one receiver; throws (retryable) when it is not accepted. */
+  sendNotification(input: { sink: string; notice: ReleaseNotice }): Promise<NotificationDelivery>;
 }

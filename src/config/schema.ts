@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GatewayDefaults } from '../naming/gateway';
 import { MODEL_NAME, MODEL_NAME_RULE } from '../naming/model';
 import { isLabelKey, isLabelValue } from '../naming/kubernetes';
+import { DEFAULT_WEB_UI_URL, NOTIFICATION_EVENTS } from '../naming/notifications';
 import { serveSchema } from './serve-schema';
 import { policySchema } from './policy-schema';
 
@@ -162,6 +163,37 @@ const gatewayAnalysisSchema = z
   })
   .strict();
 
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name, e.g. TANDEM_SLACK_URL');
+
+/**
+ * One receiver of release notifications. Its address and token are secrets: the file names where
+ * the worker finds them (an environment variable or a file), never the values.
+ */
+export const notificationSinkSchema = z
+  .object({
+    kind: z
+      .enum(['webhook', 'slack'])
+      .describe('webhook: POST of tandem\'s JSON notification; slack: a Slack incoming-webhook message (text and blocks).'),
+    urlEnv: envVarName.optional().describe('Environment variable of the worker that holds the receiver\'s URL.'),
+    urlFile: z.string().min(1).optional().describe('File that holds the receiver\'s URL (e.g. a mounted secret), read at each send.'),
+    tokenEnv: envVarName.optional().describe('Environment variable holding a token sent as `Authorization: Bearer <token>`.'),
+    tokenFile: z.string().min(1).optional().describe('File holding that token, read at each send.'),
+    events: z
+      .array(z.enum(NOTIFICATION_EVENTS))
+      .min(1, `lists no event; leave events out to get all of ${NOTIFICATION_EVENTS.join(', ')}`)
+      .default([...NOTIFICATION_EVENTS])
+      .describe(`Which moments of a release are sent: ${NOTIFICATION_EVENTS.join(', ')} (default: all).`),
+  })
+  .strict()
+  .superRefine((sink, ctx) => {
+    if (!sink.urlEnv === !sink.urlFile) {
+      ctx.addIssue({ code: 'custom', path: ['urlEnv'], message: sink.urlEnv ? 'give urlEnv or urlFile, not both' : 'is required: name the environment variable (urlEnv) or file (urlFile) that holds the receiver\'s URL' });
+    }
+    if (sink.tokenEnv && sink.tokenFile) ctx.addIssue({ code: 'custom', path: ['tokenEnv'], message: 'give tokenEnv or tokenFile, not both' });
+  });
+
+const notificationsSchema = z.array(notificationSinkSchema);
+
 export const environmentSchema = z
   .object({
     target: z.discriminatedUnion('kind', [dockerTargetSchema, kubernetesTargetSchema]),
@@ -197,6 +229,9 @@ export const environmentSchema = z
       })
       .optional()
       .describe('Where analysis steps read a version\'s metrics.'),
+    notifications: notificationsSchema
+      .optional()
+      .describe('Receivers of this environment\'s release notifications; replaces the top-level notifications ([] sends none).'),
     production: z.boolean().default(false).describe('A production environment: its approval policy has four-eyes on unless it says fourEyes: false.'),
     policy: policySchema.optional().describe('Approval policy of releases here (README, "Approval policy"); models may override it per environment.'),
   })
@@ -216,6 +251,15 @@ export const environmentSchema = z
 export const configSchema = z
   .object({
     taskQueue: z.string().default('tandem'),
+    notifications: notificationsSchema.default([]).describe('Receivers of release notifications for every environment that lists none of its own.'),
+    links: z
+      .object({
+        webUi: z.string().url().default(DEFAULT_WEB_UI_URL).describe('Address of the Temporal Web UI; notifications link to the release there.'),
+        console: z.string().url().optional().describe('Public address of tandem\'s console; notifications link to the release there too.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Addresses that notifications link to.'),
     environments: z.record(z.string().regex(/^[a-z0-9-]+$/, 'environment names are lowercase letters, digits and "-"'), environmentSchema),
     models: z
       .record(
@@ -258,3 +302,4 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
+export type NotificationSinkConfig = z.output<typeof notificationSinkSchema>;

@@ -2,7 +2,7 @@
  * Named timeout and retry presets for activities, so each call site says what kind of work it is
  * instead of repeating options. Failures whose type is listed in NON_RETRYABLE are never retried.
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import type { ReleaseActivities } from '../activities/types';
 import type { Duration } from '@temporalio/common';
 import { FailureType } from '../errors';
@@ -55,6 +55,26 @@ export type Preset = keyof typeof presets;
 /** Activities with a preset and a one-line summary that the Web UI shows for the call. */
 export function activities(preset: Preset, summary: string): ReleaseActivities {
   return proxyActivities<ReleaseActivities>({ ...presets[preset], summary });
+}
+
+/**
+ * Notifications: one POST per attempt, retried with backoff for at most 3 minutes; a receiver that
+ * is still down then is recorded in the release's history and the release goes on.
+ */
+export function notifyActivities(summary: string): ReleaseActivities {
+  return proxyActivities<ReleaseActivities>({ startToCloseTimeout: '30s', scheduleToCloseTimeout: '3m', retry: retry(0, '30s'), summary });
+}
+
+/**
+ * Reads the worker's own configuration, so it runs as a local activity (no task-queue round trip). A
+ * worker that has no notification activities (NotFoundError) is not retried: nothing is sent.
+ */
+export function notificationConfig(summary: string): ReleaseActivities {
+  return proxyLocalActivities<ReleaseActivities>({
+    startToCloseTimeout: '10s',
+    retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE, 'NotFoundError'] },
+    summary,
+  });
 }
 
 /** Slack added to a duration the spec sets, for the work around it (apply, connect, report). */

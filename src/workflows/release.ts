@@ -23,6 +23,8 @@ import { describeStep, formatMs, rolloutPlan, type PlanStep } from '../rollout/p
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
 import type { Spec } from '../model-spec/schema';
 import { activities, timedActivities, rollbackActivities } from './activity-presets';
+import { announce } from './notify';
+import type { NotificationEvent } from '../naming/notifications';
 import {
   signals,
   updates,
@@ -94,6 +96,20 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   ]);
   metricMeter.createCounter(ReleaseMetric.started, undefined, 'Releases started').add(1, tags);
   const countOutcome = (outcome: string) => metricMeter.createCounter(ReleaseMetric.finished, undefined, 'Releases ended, by outcome').add(1, { ...tags, outcome });
+
+  // Notifications (./notify.ts) run beside the release: the approval gate does not wait for them.
+  // The release waits for them only as it ends (their retries are bounded), so each is recorded.
+  const notifications: Promise<void>[] = [];
+  const notify = (event: NotificationEvent, actor?: string) => {
+    if (!patched(PATCH_NOTIFICATIONS)) return;
+    const reason = status.reason?.split('\n')[0];
+    notifications.push(
+      announce(
+        { event, model, environment, version, stage: status.stage, weights: { ...status.weights }, ...(status.outcome ? { outcome: status.outcome } : {}), ...(reason ? { reason } : {}), ...(actor ? { actor } : {}), ...(input.requestedBy ? { requestedBy: input.requestedBy } : {}), ...(status.previousStable ? { previousStable: status.previousStable } : {}) },
+        note,
+      ),
+    );
+  };
 
   // Operator state, changed only by message handlers.
   let approvedFor = -1; // index of the approval step that was approved
@@ -346,6 +362,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       runningStep.finishedAt = now();
     }
     await CancellationScope.nonCancellable(() => rollBack(reason.message));
+    notify(status.outcome === 'failed' ? 'failed' : 'rolled-back', abort?.who);
+    await Promise.all(notifications);
     countOutcome(status.outcome ?? 'failed');
     if (status.outcome === 'rolled-back') metricMeter.createCounter(ReleaseMetric.rollbacks, undefined, 'Releases rolled back, by cause').add(1, { ...tags, cause: reason.type });
     throw ApplicationFailure.create({ message: reason.message, type: status.outcome === 'failed' ? FailureType.ReleaseFailed : FailureType.RolledBack, nonRetryable: true, details: [status] });
@@ -354,6 +372,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   status.outcome = 'promoted';
   status.finishedAt = now();
   enter('promoted', `${version} is stable with 100% of traffic`);
+  notify('promoted', status.actions.filter((a) => a.accepted && (a.action === 'approve' || a.action === 'promote')).at(-1)?.who);
+  await Promise.all(notifications);
   countOutcome('promoted');
   return status;
 
@@ -405,6 +425,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
           status.approvals = { required: policy.policy.approvals, by: [] };
         }
         note(`waiting for approval of ${version}${policy && policy.policy.approvals > 1 ? ` by ${policy.policy.approvals} distinct approvers` : ''}`);
+        notify('approval');
         const approved = () => approvedFor === index || promoteRequested;
         const ok =
           step.timeoutMs === undefined
@@ -539,6 +560,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
 const PATCH_APPROVAL_ANSWERED_AFTER_EFFECT = 'approve-answered-after-effect';
 /** the approval policy: a resolvePolicy activity first, then every message checked against it; was: anyone, one approval. */
 const PATCH_APPROVAL_POLICY = 'approval-policy';
+
+/** a release sends notifications (./notify.ts) as it waits for approval and as it ends; was: none. */
+const PATCH_NOTIFICATIONS = 'release-notifications';
 
 /** How many history lines and operator actions a release keeps (first half and latest). */
 const MAX_RECORDS = 200;

@@ -10,7 +10,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createEnvironmentActivities, type HealthChecks } from '../../src/activities/release';
 import type { Analyzer, Environment, ImageBuilder, Target, TrafficRouter, VersionWorkload } from '../../src/activities/target';
-import type { ReleaseActivities, RunningVersion, TrafficState } from '../../src/activities/types';
+import type { ReleaseActivities, ReleaseNotice, RunningVersion, TrafficState } from '../../src/activities/types';
+import { NOTIFICATION_EVENTS, type NotificationEvent } from '../../src/naming/notifications';
 import { FailureType } from '../../src/errors';
 import { parseSpec } from '../../src/model-spec/parse';
 import { createPolicyActivities } from '../../src/activities/policy/resolve-policy';
@@ -27,6 +28,8 @@ export interface WorldOptions {
   analysis?: 'pass' | 'fail' | 'inconclusive';
   /** the environment's approval policy (through the real resolvePolicy) and serve's verify key (hex) */
   policy?: { production?: boolean; policy?: PolicyInput; verifyKey?: string };
+  /** notification receivers (default: none); `refuses` ones reject every notification (non-retryable) */
+  notifications?: { kind: 'webhook' | 'slack'; events?: NotificationEvent[]; refuses?: boolean }[];
 }
 
 export interface Call {
@@ -45,6 +48,9 @@ export function createWorld(options: WorldOptions) {
   let trafficFailuresLeft = 0;
   const restoreBlocked = new Set<string>();
   const calls: Call[] = [];
+  /** notifications the receivers accepted (kept apart from `calls`: tests count release activities there) */
+  const notified: { sink: string; notice: ReleaseNotice }[] = [];
+  const sinks = (options.notifications ?? []).map((sink, i) => ({ id: `notifications[${i}]`, ...sink }));
 
   const target: Target = {
     async apply(w: VersionWorkload) {
@@ -166,11 +172,20 @@ export function createWorld(options: WorldOptions) {
     retireVersions: recorded('retireVersions', (i) => real.retireVersions(inWorld(i)), (i) => ({ versions: i.versions })),
     // Not in `calls`: tests count the release's work there, and the policy read is not part of it.
     resolvePolicy: (i) => policies.resolvePolicy(inWorld(i)),
+    async notificationSinks({ event }) {
+      return sinks.filter((s) => (s.events ?? NOTIFICATION_EVENTS).includes(event)).map(({ id, kind }) => ({ id, kind }));
+    },
+    async sendNotification({ sink, notice }) {
+      if (sinks.find((s) => s.id === sink)?.refuses) throw ApplicationFailure.nonRetryable('receiver answered 404 (no such hook)', FailureType.NotificationRejected);
+      notified.push({ sink, notice });
+      return { status: 200, attempt: Context.current().info.attempt };
+    },
   };
 
   return {
     activities,
     calls,
+    notified,
     traffic: () => traffic,
     running: () => [...versions.values()].filter((v) => v.replicas > 0).map((v) => v.version),
     count: (name: string) => calls.filter((c) => c.name === name).length,
