@@ -15,6 +15,7 @@ export interface GatewayMetrics {
   errors: Counter<'model' | 'version' | 'kind'>;
   weight: Gauge<'model' | 'version'>;
   endpoints: Gauge<'model' | 'version'>;
+  mirrored: Counter<'model' | 'version' | 'result'>;
 }
 
 /** A fresh registry with the gateway's metrics. */
@@ -41,5 +42,12 @@ export function createMetrics(): GatewayMetrics {
     }),
     weight: new Gauge({ ...own, name: GatewayMetric.weight, help: 'Percent of unpinned traffic routed to the version.', labelNames: byVersion }),
     endpoints: new Gauge({ ...own, name: GatewayMetric.endpoints, help: 'Replica endpoints the gateway knows for the version.', labelNames: byVersion }),
+    mirrored: new Counter({
+      ...own,
+      name: GatewayMetric.mirrored,
+      help:
+        'Copies of requests sent to the mirror version, by result: its HTTP status code, "error" (not reached), "timeout", or "dropped" (not sent: too many copies in flight, body too large, or no replica).',
+      labelNames: [...byVersion, 'result'],
+    }),
   };
 }

@@ -8,6 +8,8 @@
  * `X-Served-By-Version`. Proxy errors answer 502 JSON; an upstream that sends nothing for
  * `upstreamTimeoutMs` is cut off: 504 JSON (or a closed connection once its answer has begun),
  * counted as an error of kind "timeout". The admin API is not served here: /_tandem/... is 404.
+ * When the model has a mirror version, a copy of `percent` of the unpinned requests goes to it
+ * too (mirror.ts); its answers are discarded and counted apart.
  */
 import http from 'node:http';
 import httpProxy from 'http-proxy';
@@ -16,6 +18,7 @@ import { SERVED_BY_HEADER, VERSION_HEADER } from '../naming/headers';
 import { isModelName } from '../naming/model';
 import { headerValue, sendJson } from './http-json';
 import type { GatewayMetrics } from './metrics';
+import { createRequestMirror } from './mirror';
 import { pickWeighted, splitModelPath } from './routes';
 import type { RoutingTable } from './table';
 
@@ -26,6 +29,8 @@ export interface ModelProxyOptions {
   upstreamTimeoutMs: number;
   /** the weighted pick's random value in [0, 1); default Math.random */
   random?: () => number;
+  /** copies of requests in flight to mirror versions at once; more are dropped (default 64) */
+  maxMirrorsInFlight?: number;
 }
 
 export interface ModelProxy {
@@ -41,7 +46,17 @@ export function createModelProxy(options: ModelProxyOptions): ModelProxy {
   const random = options.random ?? Math.random;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const proxy = httpProxy.createProxyServer({ xfwd: true, agent });
+  const mirror = createRequestMirror({ metrics, upstreamTimeoutMs, maxInFlight: options.maxMirrorsInFlight });
   const roundRobin = new Map<string, number>();
+  /** The next replica of a version, round-robin. */
+  const nextReplica = (model: string, version: string): string | undefined => {
+    const urls = table.endpointsOf(model, version);
+    if (urls.length === 0) return undefined;
+    const key = `${model}\u0000${version}`;
+    const turn = roundRobin.get(key) ?? 0;
+    roundRobin.set(key, turn + 1);
+    return urls[turn % urls.length];
+  };
   // Answers whose upstream went silent for upstreamTimeoutMs: 504 (or cut off), kind "timeout".
   const timedOut = new WeakSet<http.ServerResponse>();
   proxy.on('proxyReq', (proxyReq, _req, res) => {
@@ -87,14 +102,12 @@ export function createModelProxy(options: ModelProxyOptions): ModelProxy {
       if (!version) return sendJson(res, 503, { error: `${model} has no version with traffic weight` });
     }
     // No engine listing here: events, the periodic refresh and every routing change keep the table current.
-    const urls = table.endpointsOf(model, version);
-    if (urls.length === 0) return sendJson(res, 503, { error: `${model} ${version} has no running replica` });
-    const key = `${model}\u0000${version}`;
-    const turn = roundRobin.get(key) ?? 0;
-    roundRobin.set(key, turn + 1);
-    const target = urls[turn % urls.length]!;
+    const target = nextReplica(model, version);
+    if (!target) return sendJson(res, 503, { error: `${model} ${version} has no running replica` });
     res.setHeader(SERVED_BY_HEADER, version);
     req.url = split.path;
+    const copy = pin === undefined && routes.mirror?.version !== version ? routes.mirror : undefined;
+    const mirrored = copy && random() * 100 < copy.percent ? copy.version : undefined;
     proxy.web(req, res, { target }, (error) => {
       proxyFailed = true;
       if (res.headersSent || res.destroyed) {
@@ -104,6 +117,8 @@ export function createModelProxy(options: ModelProxyOptions): ModelProxy {
       if (error instanceof UpstreamTimeoutError) return sendJson(res, 504, { error: `${model} ${version} at ${target} ${error.message}` });
       sendJson(res, 502, { error: `${model} ${version} at ${target} did not answer: ${(error as Error).message}` });
     });
+    // After proxy.web: the proxy is reading the body by now, and the copy reads the same chunks.
+    if (mirrored) mirror.copy(req, { model, version: mirrored, url: nextReplica(model, mirrored), servedBy: version, path: split.path });
   };
 
   return {
@@ -111,6 +126,7 @@ export function createModelProxy(options: ModelProxyOptions): ModelProxy {
     close() {
       proxy.close();
       agent.destroy();
+      mirror.close();
     },
   };
 }

@@ -11,7 +11,7 @@ export type RouteIssue = TrafficIssue;
 /**
  * Parses and checks a TrafficState body with the shared schema (src/shared/traffic-state.ts),
  * then checks what only the gateway knows: `reachable(version)` says whether it can reach the
- * version; every version with weight > 0 and every pinned version must be reachable.
+ * version; every version with weight > 0, every pinned version and the mirror must be reachable.
  * Returns the normalized state or the issues; never throws.
  */
 export function parseTrafficState(
@@ -31,6 +31,8 @@ export function parseTrafficState(
   pinned.forEach((version, i) => {
     if (!reachable(version)) issues.push({ field: `pinned.${i}`, message: `${model} ${version} has no running replica the gateway can reach` });
   });
+  const mirror = parsed.state.mirror;
+  if (mirror && !reachable(mirror.version)) issues.push({ field: 'mirror.version', message: `${model} ${mirror.version} has no running replica the gateway can reach` });
   if (issues.length > 0) return { issues };
   return parsed;
 }

@@ -53,6 +53,8 @@ export interface GatewayOptions {
   log?: (message: string) => void;
   /** the weighted pick's random value in [0, 1); default Math.random (tests make the split exact) */
   random?: () => number;
+  /** copies of requests in flight to mirror versions at once, over all models; more are dropped (default 64) */
+  maxMirrorsInFlight?: number;
 }
 
 export interface Gateway {
@@ -82,7 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const table = routed ? createDiscoveredRoutingTable(routed) : createRoutingTable(initial!, options.stateDir, discovery);
   const metrics = createMetrics();
-  const proxy = createModelProxy({ table, metrics, upstreamTimeoutMs, random: options.random });
+  const proxy = createModelProxy({ table, metrics, upstreamTimeoutMs, random: options.random, maxMirrorsInFlight: options.maxMirrorsInFlight });
   const admin = createAdminApi({ table, metrics, checkBearer: bearerChecker(options.adminToken), discovery, routesFrom: routed?.routesFrom, log });
 
   const guard =

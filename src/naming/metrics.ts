@@ -20,4 +20,5 @@ export const GatewayMetric = {
   errors: 'tandem_gateway_errors_total',
   weight: 'tandem_gateway_route_weight',
   endpoints: 'tandem_gateway_endpoints',
+  mirrored: 'tandem_gateway_mirrored_requests_total',
 } as const;

@@ -84,10 +84,21 @@ export interface HTTPRouteMatch {
   method?: string;
 }
 
+/** A rule's filter; tandem's gateway implements RequestMirror only. */
+export interface HTTPRouteFilter {
+  type: string;
+  requestMirror?: {
+    backendRef: Omit<BackendRef, 'weight'>;
+    /** share of requests copied, 0..100; with neither percent nor fraction, all of them */
+    percent?: number;
+    fraction?: { numerator: number; denominator?: number };
+  };
+}
+
 export interface HTTPRouteRule {
   name?: string;
   matches?: HTTPRouteMatch[];
-  filters?: unknown[];
+  filters?: HTTPRouteFilter[];
   backendRefs?: Array<BackendRef & { filters?: unknown[] }>;
 }
 

@@ -12,7 +12,8 @@ export interface TrafficIssue {
   message: string;
 }
 
-const KNOWN_FIELDS = 'weights, pinned, stable';
+const KNOWN_FIELDS = 'weights, pinned, stable, mirror';
+const KNOWN_MIRROR_FIELDS = 'version, percent';
 
 /** An integer percent 0..100; the message shows the value given, since it is often a string or fraction. */
 const Percent = z.number({ error: (issue) => percentMessage(issue.input) }).check((ctx) => {
@@ -40,6 +41,18 @@ export const WeightsSchema = z
 
 const VersionName = z.string({ error: 'must be a version name' }).min(1, { error: 'must be a version name' });
 
+/**
+ * A copy of a share of the unpinned requests sent to one more version, whose answers are
+ * discarded: callers are answered by the weighted version only (Gateway API's RequestMirror).
+ */
+const MirrorSchema = z.strictObject(
+  {
+    version: VersionName,
+    percent: Percent.optional().transform((percent) => percent ?? 100),
+  },
+  { error: (issue) => (issue.code === 'invalid_type' ? 'must be an object {"version": "v1.1.0", "percent": 100}' : undefined) },
+);
+
 const TrafficStateFields = z.strictObject(
   {
     weights: WeightsSchema,
@@ -48,14 +61,22 @@ const TrafficStateFields = z.strictObject(
       .optional()
       .transform((pinned) => [...new Set(pinned ?? [])]),
     stable: z.preprocess((stable) => stable ?? undefined, VersionName.optional()),
+    mirror: z.preprocess((mirror) => mirror ?? undefined, MirrorSchema.optional()),
   },
-  { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object {"weights": {...}, "pinned": [...], "stable": "..."}' : undefined) },
-);
+  { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object {"weights": {...}, "pinned": [...], "stable": "...", "mirror": {...}}' : undefined) },
+).check((ctx) => {
+  // A version that answers callers already sees those requests: a copy would double its load.
+  const mirror = ctx.value.mirror;
+  if (mirror && (ctx.value.weights[mirror.version] ?? 0) > 0) {
+    ctx.issues.push({ code: 'custom', input: mirror, path: ['mirror', 'version'], message: `${mirror.version} already has traffic weight; mirror a version that answers no caller` });
+  }
+});
 
 /**
  * The routing of one model: weights (version → integer percent, summing to 100, or empty to
  * serve pinned requests only), pinned (versions reachable with `X-Model-Version`; absent means
- * none), stable (the version holding the stable role; absent or null means none).
+ * none), stable (the version holding the stable role; absent or null means none), mirror (a
+ * version that gets a copy of `percent` of the unpinned requests; absent or null means none).
  */
 export type TrafficState = z.output<typeof TrafficStateFields>;
 
@@ -64,16 +85,20 @@ export type TrafficState = z.output<typeof TrafficStateFields>;
  * is deduplicated; an absent or null stable leaves no `stable` key, so states compare and
  * serialise the same however they were written.
  */
-export const TrafficStateSchema = TrafficStateFields.transform(
-  ({ weights, pinned, stable }): TrafficState => (stable === undefined ? { weights, pinned } : { weights, pinned, stable }),
-);
+export const TrafficStateSchema = TrafficStateFields.transform(({ weights, pinned, stable, mirror }): TrafficState => ({
+  weights,
+  pinned,
+  ...(stable === undefined ? {} : { stable }),
+  ...(mirror === undefined ? {} : { mirror }),
+}));
 
 /** What parseTrafficState answers: the normalised state, or every issue found. */
 export type TrafficStateResult = { state: TrafficState; issues: [] } | { state?: undefined; issues: TrafficIssue[] };
 
 /**
  * Parses and checks a traffic state (a request body, a stored file, a router's read-back).
- * Returns the normalised state (pinned deduplicated, absent pinned → [], null stable dropped) or
+ * Returns the normalised state (pinned deduplicated, absent pinned → [], null stable and mirror
+ * dropped, mirror percent 100 when not given) or
  * the issues, unknown fields first, each with its dotted field path. Never throws.
  */
 export function parseTrafficState(value: unknown): TrafficStateResult {
@@ -83,7 +108,8 @@ export function parseTrafficState(value: unknown): TrafficStateResult {
   const issues: TrafficIssue[] = [];
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) unknown.push({ field: [...issue.path, key].join('.'), message: `is not a known field (${KNOWN_FIELDS})` });
+      const known = issue.path[0] === 'mirror' ? KNOWN_MIRROR_FIELDS : KNOWN_FIELDS;
+      for (const key of issue.keys) unknown.push({ field: [...issue.path, key].join('.'), message: `is not a known field (${known})` });
     } else {
       issues.push({ field: issue.path.length ? issue.path.map(String).join('.') : '(body)', message: issue.message });
     }

@@ -50,11 +50,16 @@ function hostAddress(): string {
 interface VersionServer {
   version: string;
   port: number;
+  /** requests that came as mirrored copies: the X-Tandem-Mirror-Of header of each */
+  copies: string[];
   close: () => Promise<void>;
 }
 
 async function versionServer(version: string, host: string): Promise<VersionServer> {
+  const copies: string[] = [];
   const server = http.createServer((req, res) => {
+    const mirrorOf = req.headers['x-tandem-mirror-of'];
+    if (typeof mirrorOf === 'string') copies.push(mirrorOf);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ version, path: req.url }));
   });
@@ -62,6 +67,7 @@ async function versionServer(version: string, host: string): Promise<VersionServ
   return {
     version,
     port: (server.address() as AddressInfo).port,
+    copies,
     close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
   };
 }
@@ -328,6 +334,26 @@ describe('tandem gateway --kubernetes: the Gateway API data plane on a real API 
     await pickedUp('the unready replica', (m) => m?.endpoints['v1.0.0']?.length === 1);
     await slice(workloadName(MODEL, 'v1.0.0'), 1, servers[1]!, true);
     await pickedUp('the ready replica again', (m) => m?.endpoints['v1.0.0']?.length === 2);
+  });
+
+  it('mirrors with the router\'s RequestMirror filter: the mirror version gets a copy of each request, callers the weighted answer', async () => {
+    const shadow = await versionServer('v1.2.0', host);
+    servers.push(shadow);
+    await backend('v1.2.0', [shadow]);
+    const state = { weights: { 'v1.0.0': 100 }, pinned: [], stable: 'v1.0.0', mirror: { version: 'v1.2.0', percent: 100 } };
+    await router.setState(MODEL, state);
+    const filters = (await route()).spec.rules.at(-1).filters;
+    assert.deepEqual(filters, [{ type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: workloadName(MODEL, 'v1.2.0'), port: 80 }, percent: 100 } }]);
+    assert.deepEqual(await router.getState(MODEL), state, 'the router reads the mirror back from the route');
+    await pickedUp('the mirror', (m) => m?.traffic.mirror?.version === 'v1.2.0' && m.endpoints['v1.2.0']?.length === 1);
+    const { served, failed } = await send(url, 50, 4);
+    assert.deepEqual({ served, failed }, { served: { 'v1.0.0': 50 }, failed: [] }, 'callers are answered by v1.0.0 only');
+    await eventually('50 copies at v1.2.0', async () => (shadow.copies.length >= 50 ? true : undefined));
+    assert.deepEqual(new Set(shadow.copies), new Set(['v1.0.0']));
+    const parents = (await route()).status.parents;
+    assert.deepEqual(parents[0].conditions.map((c: Json) => `${c.type}=${c.status}`), ['Accepted=True', 'ResolvedRefs=True']);
+    await router.setState(MODEL, { weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
+    await pickedUp('the route without mirror', (m) => m?.traffic.mirror === undefined && m?.traffic.weights['v1.1.0'] === 10);
   });
 
   it('a backend Service that is missing: ResolvedRefs False, BackendNotFound', async () => {

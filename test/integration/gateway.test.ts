@@ -357,6 +357,138 @@ describe('tandem gateway with the Docker engine', () => {
   });
 });
 
+/** A version server that records what it receives and holds every answer while `hold` is set. */
+interface MirrorServer {
+  url: string;
+  received: Array<{ method: string; path: string; body: string; mirrorOf: string | undefined }>;
+  hold: boolean;
+  release: () => void;
+  close: () => Promise<void>;
+}
+
+async function mirrorServer(): Promise<MirrorServer> {
+  const held: Array<() => void> = [];
+  const state: MirrorServer = {
+    url: '',
+    received: [],
+    hold: false,
+    release: () => held.splice(0).forEach((answer) => answer()),
+    close: async () => undefined,
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      state.received.push({ method: req.method ?? '', path: req.url ?? '', body: Buffer.concat(chunks).toString(), mirrorOf: req.headers['x-tandem-mirror-of'] as string | undefined });
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 'mirror' }));
+      if (state.hold) held.push(answer);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections());
+  return state;
+}
+
+describe('tandem gateway request mirroring', () => {
+  const model = `gwm-${RUN}`;
+  const MAX_IN_FLIGHT = 3;
+  let stateDir: string;
+  let gateway: Gateway;
+  let primary: VersionServer;
+  let mirror: MirrorServer;
+  let sweep = 0;
+  const random = (): number => ((sweep++ % 100) + 0.5) / 100;
+  const metric = async (result: string): Promise<number> => {
+    const text = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`tandem_gateway_mirrored_requests_total{model="${model}",version="v2",result="${result}"} `));
+    return line ? Number(line.split(' ')[1]) : 0;
+  };
+  /** Waits (bounded) until the mirror server has received `count` copies in all. */
+  const copies = async (count: number): Promise<number> => {
+    for (let i = 0; i < 200 && mirror.received.length < count; i++) await sleep(20);
+    return mirror.received.length;
+  };
+
+  before(async () => {
+    stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
+    gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, log: () => undefined, random, maxMirrorsInFlight: MAX_IN_FLIGHT });
+    primary = await versionServer('v1');
+    mirror = await mirrorServer();
+    assert.equal((await admin(gateway, 'PUT', `models/${model}/versions/v1/endpoints`, { urls: [primary.url] })).status, 200);
+    assert.equal((await admin(gateway, 'PUT', `models/${model}/versions/v2/endpoints`, { urls: [mirror.url] })).status, 200);
+  });
+
+  after(async () => {
+    mirror?.release();
+    await gateway?.close();
+    await primary?.close();
+    await mirror?.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('copies every unpinned request, body and all, to the mirror version; callers get the weighted version\'s answer', async () => {
+    const put = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, pinned: ['v1'], mirror: { version: 'v2' } });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    assert.deepEqual((await admin(gateway, 'GET', `models/${model}/traffic`)).json.mirror, { version: 'v2', percent: 100 });
+    for (let i = 0; i < 10; i++) {
+      const response = await fetch(`${gateway.url}/${model}/predict?i=${i}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: i }) });
+      assert.equal(response.headers.get('x-served-by-version'), 'v1');
+      assert.equal(((await response.json()) as Json).version, 'v1');
+    }
+    // A pinned request answers the caller's pin only: it is not copied.
+    const pinned = await fetch(`${gateway.url}/${model}/predict`, { headers: { 'x-model-version': 'v1' } });
+    assert.equal(pinned.status, 200);
+    await pinned.arrayBuffer();
+    assert.equal(await copies(10), 10);
+    await sleep(100); // a copy of the pinned request would have arrived by now
+    assert.equal(mirror.received.length, 10, 'the pinned request was not copied');
+    assert.deepEqual(
+      mirror.received.map((r) => [r.method, r.path, r.body, r.mirrorOf]),
+      Array.from({ length: 10 }, (_, i) => ['POST', `/predict?i=${i}`, JSON.stringify({ amount: i }), 'v1']),
+    );
+    for (let i = 0; i < 100 && (await metric('200')) < 10; i++) await sleep(20);
+    assert.equal(await metric('200'), 10);
+  });
+
+  it('copies the configured percent of requests', async () => {
+    assert.equal((await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, mirror: { version: 'v2', percent: 50 } })).status, 200);
+    const before = mirror.received.length;
+    sweep = 0;
+    // One random value picks the version, the next decides the copy: over 200 values the copy's are 1.5, 3.5 ... 99.5 %.
+    await servedBy(`${gateway.url}/${model}/predict`, 100, {}, 1);
+    assert.equal(await copies(before + 50), before + 50);
+    await sleep(100);
+    assert.equal(mirror.received.length - before, 50);
+  });
+
+  it('never makes a caller wait for a copy: beyond the copies in flight they are dropped and counted', async () => {
+    assert.equal((await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, mirror: { version: 'v2' } })).status, 200);
+    const before = mirror.received.length;
+    const droppedBefore = await metric('dropped');
+    mirror.hold = true;
+    // The mirror answers none of these while they are sent, yet every caller is answered.
+    const served = await servedBy(`${gateway.url}/${model}/predict`, 10, {}, 1);
+    assert.deepEqual(served, Array(10).fill('200:v1'));
+    assert.equal(await copies(before + MAX_IN_FLIGHT), before + MAX_IN_FLIGHT);
+    assert.equal((await metric('dropped')) - droppedBefore, 10 - MAX_IN_FLIGHT);
+    mirror.hold = false;
+    mirror.release();
+  });
+
+  it('refuses a mirror it cannot reach, or one that already has weight, naming the field; traffic unchanged', async () => {
+    const was = (await admin(gateway, 'GET', `models/${model}/traffic`)).json;
+    const unreachable = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 }, mirror: { version: 'v9' } });
+    assert.equal(unreachable.status, 400);
+    assert.match(unreachable.json.error, /mirror\.version: .*v9 has no running replica/);
+    const weighted = await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 50, v2: 50 }, mirror: { version: 'v2' } });
+    assert.equal(weighted.status, 400);
+    assert.match(weighted.json.error, /mirror\.version: v2 already has traffic weight/);
+    assert.deepEqual((await admin(gateway, 'GET', `models/${model}/traffic`)).json, was);
+  });
+});
+
 describe('tandem gateway upstream timeout', () => {
   const model = `gwt-${RUN}`;
   let stateDir: string;

@@ -105,7 +105,7 @@ describe('the Gateway API subset of tandem\'s gateway', () => {
 
   it('refuses what it does not implement, naming it: filters, other paths and headers, other namespaces, HTTPS listeners', () => {
     const filtered = route('fraud', { v1: 100 });
-    filtered.spec!.rules![0]!.filters = [{ type: 'RequestMirror' }];
+    filtered.spec!.rules![0]!.filters = [{ type: 'RequestHeaderModifier' }];
     filtered.spec!.rules![0]!.matches = [{ path: { type: 'PathPrefix', value: '/api' } }];
     const elsewhere = route('other', { v1: 100 });
     elsewhere.metadata!.namespace = 'team-b';
@@ -113,13 +113,40 @@ describe('the Gateway API subset of tandem\'s gateway', () => {
     const routing = buildRouting(objects({ routes: [filtered, elsewhere], gateways: [gateway([{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'tls', port: 443, protocol: 'HTTPS' }])] }), OPTIONS);
     const accepted = (name: string) => routing.routes.find((r) => r.name === name)!.status[0]!.conditions[0]!;
     assert.equal(accepted('fraud').reason, 'UnsupportedValue');
-    assert.match(accepted('fraud').message, /filters are not supported.*path PathPrefix \/api/);
+    assert.match(accepted('fraud').message, /filters other than a rule's RequestMirror are not supported.*path PathPrefix \/api/);
     assert.equal(accepted('other').reason, 'NotAllowedByListeners');
     assert.deepEqual(routing.models, {});
     const gw = routing.gateways[0]!.status;
     assert.deepEqual(gw.listeners!.map((l) => `${l.name}:${l.conditions[0]!.reason}`), ['http:Accepted', 'tls:UnsupportedProtocol']);
     assert.equal(gw.conditions![0]!.reason, 'ListenersNotValid');
     assert.equal(gw.conditions![0]!.status, 'True');
+  });
+
+  it('a RequestMirror filter on the weighted rule mirrors to its version: percent, or fraction rounded; its endpoints resolve', () => {
+    const mirrored = (filter: object) => {
+      const r = route('fraud', { 'v1.0.0': 100 });
+      r.metadata!.annotations!['tandem.dev/backends'] = JSON.stringify({ 'fraud-v1-0-0': 'v1.0.0', 'fraud-v1-1-0': 'v1.1.0' });
+      r.spec!.rules![0]!.filters = [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'fraud-v1-1-0', port: 80 }, ...filter } }];
+      return buildRouting(objects({ routes: [r], services: [service('fraud-v1-0-0'), service('fraud-v1-1-0')], endpointSlices: [slice('fraud-v1-1-0', [['10.0.0.9', true]])] }), OPTIONS);
+    };
+    const routing = mirrored({ percent: 25 });
+    assert.deepEqual(routing.models.fraud, { weights: { 'v1.0.0': 100 }, pinned: [], mirror: { version: 'v1.1.0', percent: 25 } });
+    assert.deepEqual(routing.endpoints.get('fraud')!.get('v1.1.0'), ['http://10.0.0.9:8080']);
+    assert.equal(routing.routes[0]!.status[0]!.conditions[0]!.status, 'True');
+    assert.deepEqual(mirrored({ fraction: { numerator: 1, denominator: 3 } }).models.fraud!.mirror, { version: 'v1.1.0', percent: 33 });
+    assert.deepEqual(mirrored({}).models.fraud!.mirror, { version: 'v1.1.0', percent: 100 });
+  });
+
+  it('refuses RequestMirror on a pinned rule, or two mirrors in one rule', () => {
+    const pinnedMirror = route('fraud', { v1: 100 }, ['v2']);
+    pinnedMirror.spec!.rules![0]!.filters = [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'fraud-v1' } } }];
+    const twice = route('other', { v1: 100 });
+    twice.spec!.rules![0]!.filters = [1, 2].map(() => ({ type: 'RequestMirror', requestMirror: { backendRef: { name: 'other-v2' } } }));
+    const routing = buildRouting(objects({ routes: [pinnedMirror, twice] }), OPTIONS);
+    const accepted = (name: string) => routing.routes.find((r) => r.name === name)!.status[0]!.conditions[0]!;
+    assert.match(accepted('fraud').message, /RequestMirror is supported on the weighted rule only/);
+    assert.match(accepted('other').message, /mirroring to more than one backend is not supported/);
+    assert.deepEqual(routing.models, {});
   });
 
   it('a backendRef to another namespace needs a ReferenceGrant there (a namespace per version)', () => {

@@ -6,9 +6,9 @@ import { FailureType } from '../../src/errors';
 import { formatTrafficIssues, parseTrafficState, TrafficStateSchema } from '../../src/shared/traffic-state';
 import { parseTrafficState as parseRoutes } from '../../src/gateway/routes';
 
-const OBJECT = 'must be a JSON object {"weights": {...}, "pinned": [...], "stable": "..."}';
+const OBJECT = 'must be a JSON object {"weights": {...}, "pinned": [...], "stable": "...", "mirror": {...}}';
 const WEIGHTS_OBJECT = 'must be an object mapping versions to percents, e.g. {"v1.0.0": 90, "v1.1.0": 10}';
-const UNKNOWN = 'is not a known field (weights, pinned, stable)';
+const UNKNOWN = 'is not a known field (weights, pinned, stable, mirror)';
 const percent = (got: string): string => `must be an integer percent from 0 to 100 (got ${got})`;
 
 describe('traffic state parsing', () => {
@@ -27,6 +27,12 @@ describe('traffic state parsing', () => {
     assert.deepEqual(parseTrafficState({ weights: { v1: 100 }, pinned: ['v2', 'v1', 'v2', 'v1'] }).state?.pinned, ['v2', 'v1']);
     assert.deepEqual(parseTrafficState({ weights: { v1: 100 }, stable: null }).state, { weights: { v1: 100 }, pinned: [] });
     assert.deepEqual(parseTrafficState({ weights: { v1: 100 }, stable: 'v1' }).state, { weights: { v1: 100 }, pinned: [], stable: 'v1' });
+  });
+
+  it('accepts a mirror version without weight; percent defaults to 100; null mirror is no mirror', () => {
+    assert.deepEqual(parseTrafficState({ weights: { v1: 100 }, mirror: { version: 'v2' } }).state, { weights: { v1: 100 }, pinned: [], mirror: { version: 'v2', percent: 100 } });
+    assert.deepEqual(parseTrafficState({ weights: { v1: 100, v2: 0 }, mirror: { version: 'v2', percent: 25 } }).state?.mirror, { version: 'v2', percent: 25 });
+    assert.deepEqual(parseTrafficState({ weights: { v1: 100 }, mirror: null }).state, { weights: { v1: 100 }, pinned: [] });
   });
 
   it('is what the schema itself parses to', () => {
@@ -52,6 +58,10 @@ describe('traffic state parsing', () => {
     ['stable not a string', { weights: { v1: 100 }, stable: 1 }, [['stable', 'must be a version name']]],
     ['stable empty', { weights: { v1: 100 }, stable: '' }, [['stable', 'must be a version name']]],
     ['an unknown field', { weights: { v1: 100 }, weight: { v2: 100 } }, [['weight', UNKNOWN]]],
+    ['a mirror as a string', { weights: { v1: 100 }, mirror: 'v2' }, [['mirror', 'must be an object {"version": "v1.1.0", "percent": 100}']]],
+    ['a mirror without a version and with percent 150', { weights: { v1: 100 }, mirror: { percent: 150 } }, [['mirror.version', 'must be a version name'], ['mirror.percent', percent('150')]]],
+    ['a mirror to a version that has weight', { weights: { v1: 90, v2: 10 }, mirror: { version: 'v2' } }, [['mirror.version', 'v2 already has traffic weight; mirror a version that answers no caller']]],
+    ['an unknown field of the mirror', { weights: { v1: 100 }, mirror: { version: 'v2', share: 5 } }, [['mirror.share', 'is not a known field (version, percent)']]],
     ['unknown fields come first', { stable: 2, weights: { v1: 100 }, foo: 1, bar: 2 }, [['foo', UNKNOWN], ['bar', UNKNOWN], ['stable', 'must be a version name']]],
   ];
   for (const [name, body, expected] of refused) {
@@ -85,6 +95,10 @@ describe("the gateway's traffic check", () => {
       { field: 'weights.v9', message: 'fraud v9 has no running replica the gateway can reach' },
       { field: 'pinned.1', message: 'fraud v9 has no running replica the gateway can reach' },
     ]);
+  });
+
+  it('refuses a mirror version it cannot reach', () => {
+    assert.deepEqual(parseRoutes('fraud', { weights: { v1: 100 }, mirror: { version: 'v9' } }, reachable).issues, [{ field: 'mirror.version', message: 'fraud v9 has no running replica the gateway can reach' }]);
   });
 
   it('allows weight 0 to a version it cannot reach', () => {

@@ -4,7 +4,8 @@
  * traffic policy, so whatever Gateway implementation serves the Gateway enforces it:
  *   - one rule per pinned version: header `X-Model-Version: <version>` → that version's Service
  *     (a header match is more specific than none, so pins win over the weighted rule);
- *   - a default rule: backendRefs to each version's Service with its `weight`.
+ *   - a default rule: backendRefs to each version's Service with its `weight`, and a RequestMirror
+ *     filter to the mirror version's Service when the state has one.
  * The stable version and the Service → version mapping are kept in annotations of the route, so
  * getState reads everything back from the route itself.
  */
@@ -60,7 +61,7 @@ export class GatewayApiRouter implements TrafficRouter {
    */
   async setState(model: string, requested: TrafficState): Promise<void> {
     const state = validateTrafficState(model, requested, { maxPinned: MAX_PINNED, maxWeighted: MAX_WEIGHTED });
-    const versions = [...new Set([...Object.keys(state.weights), ...state.pinned])];
+    const versions = [...new Set([...Object.keys(state.weights), ...state.pinned, ...(state.mirror ? [state.mirror.version] : [])])];
     const backends: Record<string, string> = {};
     const ports = new Map<string, number>();
     for (const version of versions) {
@@ -68,21 +69,24 @@ export class GatewayApiRouter implements TrafficRouter {
       ports.set(version, await this.servicePort(model, version, service, this.serviceNamespace(model, version)));
       backends[service] = version;
     }
-    const ref = (version: string, weight: number): BackendRef => ({
+    const service = (version: string): Omit<BackendRef, 'weight'> => ({
       group: '',
       kind: 'Service',
       name: workloadName(model, version),
       ...(this.options.isolation === 'namespace' ? { namespace: this.serviceNamespace(model, version) } : {}),
       port: ports.get(version)!,
-      weight,
     });
+    const ref = (version: string, weight: number): BackendRef => ({ ...service(version), weight });
     const everything = { type: 'PathPrefix', value: '/' };
     const rules: HTTPRouteRule[] = state.pinned.map((version) => ({
       matches: [{ path: everything, headers: [{ type: 'Exact', name: VERSION_HEADER, value: version }] }],
       backendRefs: [ref(version, 1)],
     }));
     const weighted = Object.entries(state.weights);
-    if (weighted.length) rules.push({ matches: [{ path: everything }], backendRefs: weighted.map(([version, weight]) => ref(version, weight)) });
+    if (weighted.length) {
+      const mirror = state.mirror ? [{ type: 'RequestMirror', requestMirror: { backendRef: service(state.mirror.version), percent: state.mirror.percent } }] : [];
+      rules.push({ matches: [{ path: everything }], ...(mirror.length ? { filters: mirror } : {}), backendRefs: weighted.map(([version, weight]) => ref(version, weight)) });
+    }
 
     const annotations: Record<string, string> = { [KubeAnnotation.model]: model, [KubeAnnotation.backends]: JSON.stringify(backends) };
     if (state.stable !== undefined) annotations[KubeAnnotation.stable] = state.stable;
@@ -176,6 +180,7 @@ export function trafficOfRoute(route: HTTPRoute): TrafficState {
   }
   const weights: Record<string, number> = {};
   const pinned: string[] = [];
+  let mirror: TrafficState['mirror'];
   for (const rule of route.spec?.rules ?? []) {
     const header = rule.matches?.flatMap((m) => m.headers ?? []).find((h) => h.name.toLowerCase() === VERSION_HEADER.toLowerCase());
     if (header) {
@@ -183,8 +188,10 @@ export function trafficOfRoute(route: HTTPRoute): TrafficState {
       continue;
     }
     for (const ref of rule.backendRefs ?? []) weights[backends[ref.name] ?? ref.name] = ref.weight ?? 1;
+    const copy = rule.filters?.find((f) => f.type === 'RequestMirror')?.requestMirror;
+    if (copy) mirror = { version: backends[copy.backendRef.name] ?? copy.backendRef.name, percent: copy.percent ?? 100 };
   }
-  const state: TrafficState = { weights, pinned };
+  const state: TrafficState = { weights, pinned, ...(mirror ? { mirror } : {}) };
   if (annotations[KubeAnnotation.stable]) state.stable = annotations[KubeAnnotation.stable];
   return state;
 }

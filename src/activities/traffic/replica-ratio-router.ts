@@ -49,7 +49,8 @@ export class ReplicaRatioRouter implements TrafficRouter {
    * invalid or a weighted version has no Deployment. Changes no replica count.
    */
   async setState(model: string, state: TrafficState): Promise<void> {
-    validateTrafficState(model, state);
+    // kube-proxy balances connections over a Service's pods: it has no way to copy a request.
+    validateTrafficState(model, state, { mirrors: false });
     const namespace = this.options.namespace;
     const selector = labelSelector({ ...selectorLabels(model), [KubeLabel.managedBy]: MANAGED_BY });
     const list = await kubeCall(

@@ -11,6 +11,8 @@ import type { TrafficState } from '../types';
 export interface TrafficLimits {
   maxPinned?: number;
   maxWeighted?: number;
+  /** false: the router cannot copy requests to a mirror version (default true) */
+  mirrors?: boolean;
 }
 
 /**
@@ -28,6 +30,9 @@ export function validateTrafficState(model: string, state: TrafficState, limits:
   }
   if (limits.maxPinned !== undefined && pinned > limits.maxPinned) {
     issues.push({ field: 'pinned', message: `at most ${limits.maxPinned} pinned versions, got ${pinned}` });
+  }
+  if (limits.mirrors === false && parsed.state?.mirror) {
+    issues.push({ field: 'mirror', message: 'this router cannot copy requests to a mirror version; use the gateway or gateway-api router' });
   }
   if (!parsed.state || issues.length) {
     throw ApplicationFailure.nonRetryable(`invalid traffic for ${model}: ${formatTrafficIssues(issues)}`, FailureType.InvalidTraffic);

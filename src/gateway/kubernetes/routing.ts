@@ -16,19 +16,21 @@
  *     1) become the version weights; the first such rule wins, as Gateway API precedence says;
  *   - rules matching the header `X-Model-Version` exactly: the header value is a pinned version
  *     served by the rule's backendRefs;
+ *   - a RequestMirror filter on the weighted rule (one, to one Service; `percent` or `fraction`):
+ *     a copy of that share of the rule's requests goes to the mirror version, its answer discarded;
  *   - backendRefs to Services in the route's namespace, or in another one whose ReferenceGrant
  *     allows HTTPRoutes of the route's namespace to reach it; a version is named by the route's
  *     `tandem.dev/backends` annotation ({service: version}, written by tandem's gateway-api
  *     router), else by the Service's name; endpoints are the ready addresses of the Service's
  *     EndpointSlices at the slice port named like the Service port (pod IPs: no kube-proxy).
- * Anything else in a rule (filters, query or method matches, other headers, other paths, regular
+ * Anything else in a rule (other filters, query or method matches, other headers, other paths, regular
  * expressions) makes the route not Accepted, reason UnsupportedValue, naming what. Hostnames are
  * not matched. A model served by an older route makes a newer one not Accepted (ModelConflict).
  */
 import type { EndpointTable } from '../discovery';
 import { VERSION_HEADER } from '../../naming/headers';
 import type { TrafficState } from '../../shared/traffic-state';
-import type { Metadata, Condition, GatewayClass, Listener, ListenerStatus, GatewayStatus, Gateway, ParentRef, BackendRef, HTTPRouteMatch, HTTPRouteRule, RouteParentStatus, HTTPRoute, Service, EndpointSlice, ReferenceGrant } from '../../shared/gateway-api';
+import type { Metadata, Condition, GatewayClass, Listener, ListenerStatus, GatewayStatus, Gateway, ParentRef, BackendRef, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, RouteParentStatus, HTTPRoute, Service, EndpointSlice, ReferenceGrant } from '../../shared/gateway-api';
 import { GATEWAY_API_GROUP, KubeAnnotation, SERVICE_NAME_LABEL } from '../../naming/kubernetes';
 
 export type { Metadata, Condition, GatewayClass, Listener, ListenerStatus, GatewayStatus, Gateway, ParentRef, BackendRef, HTTPRouteMatch, HTTPRouteRule, RouteParentStatus, HTTPRoute, Service, EndpointSlice, ReferenceGrant };
@@ -253,9 +255,12 @@ export function translateRoute(route: HTTPRoute): TranslatedRoute {
   };
   const problems: string[] = [];
   let weighted = false;
+  let mirror: TrafficState['mirror'];
   (route.spec?.rules ?? []).forEach((rule, i) => {
     const where = `rule ${rule.name ?? i}`;
-    if (rule.filters?.length || rule.backendRefs?.some((r) => r.filters?.length)) problems.push(`${where}: filters are not supported`);
+    const mirrors = (rule.filters ?? []).filter((f) => f.type === 'RequestMirror');
+    if ((rule.filters?.length ?? 0) > mirrors.length || rule.backendRefs?.some((r) => r.filters?.length)) problems.push(`${where}: filters other than a rule's RequestMirror are not supported`);
+    if (mirrors.length > 1) problems.push(`${where}: mirroring to more than one backend is not supported`);
     const matches = rule.matches?.length ? rule.matches : [{}];
     const pins: string[] = [];
     let plain = false;
@@ -278,6 +283,7 @@ export function translateRoute(route: HTTPRoute): TranslatedRoute {
     }
     if (plain && pins.length) problems.push(`${where}: mixes matches with and without ${VERSION_HEADER}`);
     const refs = rule.backendRefs ?? [];
+    if (mirrors.length && !(plain && !weighted && !pins.length)) problems.push(`${where}: RequestMirror is supported on the weighted rule only (the first rule without ${VERSION_HEADER})`);
     if (pins.length) {
       for (const pin of pins) {
         if (!pinned.includes(pin)) pinned.push(pin);
@@ -291,11 +297,26 @@ export function translateRoute(route: HTTPRoute): TranslatedRoute {
         weights[version] = (weights[version] ?? 0) + (ref.weight ?? 1);
         if ((ref.weight ?? 1) > 0) serve(version, ref);
       }
+      const copy = mirrorOf(mirrors[0]);
+      if (copy) {
+        mirror = { version: names[copy.ref.name] ?? copy.ref.name, percent: copy.percent };
+        serve(mirror.version, copy.ref);
+      }
     }
   });
-  const translated: TranslatedRoute = { model, state: { weights, pinned }, backends };
+  const state: TrafficState = { weights, pinned, ...(mirror ? { mirror } : {}) };
+  const translated: TranslatedRoute = { model, state, backends };
   if (problems.length) translated.unsupported = `not supported by tandem's gateway: ${problems.join('; ')}`;
   return translated;
+}
+
+/** A RequestMirror filter's backend and share in whole percent (fraction rounded; neither: all). */
+function mirrorOf(filter: HTTPRouteFilter | undefined): { ref: BackendRef; percent: number } | undefined {
+  const spec = filter?.requestMirror;
+  if (!spec?.backendRef) return undefined;
+  const { fraction } = spec;
+  const share = spec.percent ?? (fraction ? (100 * fraction.numerator) / (fraction.denominator ?? 100) : 100);
+  return { ref: spec.backendRef, percent: Math.min(100, Math.max(0, Math.round(share))) };
 }
 
 /** Endpoints of every version, and the ResolvedRefs condition naming the first unresolved backend. */
