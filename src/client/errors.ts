@@ -19,6 +19,14 @@ export class NotFoundError extends RefusedError {
   override name = 'NotFoundError';
 }
 
+/**
+ * The approval policy refused who asked (the message names the rule and who may). A RefusedError,
+ * so the CLI exits 2; the HTTP API can answer 403.
+ */
+export class PolicyRefusedError extends RefusedError {
+  override name = 'PolicyRefusedError';
+}
+
 /** The release ended rolled back or failed; `status` holds its final state. */
 export class ReleaseFailedError extends Error {
   override name = 'ReleaseFailedError';

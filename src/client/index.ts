@@ -30,11 +30,11 @@ import {
 } from '../workflows/messages';
 import type { ModelState } from '../activities/types';
 import { BAD_INPUT_FAILURES, FailureType } from '../errors';
-import { BadInputError, NotFoundError, RefusedError, ReleaseFailedError } from './errors';
+import { BadInputError, NotFoundError, PolicyRefusedError, RefusedError, ReleaseFailedError } from './errors';
 import { validateReleaseInput } from './validate';
 import type { RequestSigner, SignedIdentity } from '../policy/identity';
 
-export { BadInputError, NotFoundError, RefusedError, ReleaseFailedError };
+export { BadInputError, NotFoundError, PolicyRefusedError, RefusedError, ReleaseFailedError };
 
 export interface ClientOptions {
   /** host:port; default: the Temporal profile / TEMPORAL_ADDRESS (src/temporal-connection.ts), else localhost:7233 */
@@ -233,6 +233,7 @@ export class TandemClient {
       if (err instanceof WorkflowUpdateFailedError) {
         const reason = err.cause?.message ?? err.message;
         // Policy refusals already say `<action> refused: <rule> — ...`.
+        if (err.cause instanceof ApplicationFailure && err.cause.type === FailureType.PolicyRefused) throw new PolicyRefusedError(reason);
         throw new RefusedError(reason.startsWith(`${action} refused: `) ? reason : `${action} refused: ${reason}`);
       }
       if (err instanceof WorkflowNotFoundError && (await this.lockMemo(model, environment))?.running) {
@@ -417,7 +418,7 @@ export class TandemClient {
     } catch (err) {
       const cause = err instanceof WorkflowFailedError ? innermost(err) : undefined;
       if (cause instanceof ApplicationFailure && cause.type === FailureType.VersionNotRunning) throw new RefusedError(`rollback refused: ${cause.message}`);
-      if (cause instanceof ApplicationFailure && cause.type === FailureType.PolicyRefused) throw new RefusedError(cause.message);
+      if (cause instanceof ApplicationFailure && cause.type === FailureType.PolicyRefused) throw new PolicyRefusedError(cause.message);
       throw err;
     }
   }

@@ -7,7 +7,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { RefusedError } from '../../src/client';
+import { PolicyRefusedError, RefusedError } from '../../src/client';
 import { publicKeyHex, signerFor, signOperatorRequest } from '../../src/policy/sign';
 import { signals, updates, type ReleaseStatus } from '../../src/workflows/messages';
 import { runningVersion, specs, type WorldOptions } from '../doubles/world';
@@ -99,6 +99,7 @@ describe('approval policy inside the workflows (real Temporal, activity doubles)
     const h = await harness({ specs: { 'v2.0.0': specs.canary }, ...stableV1, policy: { policy: { approvers: { groups: ['ml-leads'] } }, verifyKey } });
     try {
       await atGate(h);
+      await assert.rejects(h.client.act(h.model, 'test', 'approve', { who: 'bob', groups: ['ml-leads'] }), PolicyRefusedError, 'a policy refusal is told apart (serve answers 403)');
       const claimed = await refusal(h.client.act(h.model, 'test', 'approve', { who: 'bob', groups: ['ml-leads'] }));
       assert.equal(claimed, 'approve refused: approvers — bob (groups: none) is not listed; approvers: group ml-leads');
       const accepted = await h.client.act(h.model, 'test', 'approve', { who: 'anything the body says', text: 'ship it' }, signerFor(serveKey, { who: 'bob', groups: ['ml-leads'] }));
@@ -191,6 +192,7 @@ describe('approval policy inside the workflows (real Temporal, activity doubles)
       policy: { policy: { rollback: { groups: ['sre'] } }, verifyKey },
     });
     try {
+      await assert.rejects(h.client.rollback({ model: h.model, environment: 'test', to: 'v0.9.0', requestedBy: 'alice' }), PolicyRefusedError);
       const message = await refusal(h.client.rollback({ model: h.model, environment: 'test', to: 'v0.9.0', requestedBy: 'alice' }));
       assert.equal(message, 'rollback refused: may rollback — alice (groups: none) is not listed; may rollback: group sre');
       assert.deepEqual(h.world.traffic().weights, { 'v1.0.0': 100 }, 'traffic untouched');
