@@ -10,3 +10,5 @@ if [ -f bench/traffic-switch.ts ]; then npx tsx bench/traffic-switch.ts; fi
 # abort → 100% stable through tandem gateway --kubernetes on the real node; prints a `skipped` line when
 # this machine cannot run the node (k8s-node-up.sh exit 3)
 if [ -f bench/abort-kubernetes.ts ]; then npx tsx bench/abort-kubernetes.ts; fi
+# tandem serve's latency per route under a small bounded load (a release waiting at its approval gate)
+if [ -f bench/serve-api.ts ]; then npx tsx bench/serve-api.ts; fi

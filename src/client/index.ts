@@ -358,7 +358,9 @@ export class TandemClient {
    * release whose worker does not answer within `queryTimeoutMs` is listed without it.
    */
   async releases(filter: ReleaseFilter = {}, limit = 100, queryTimeoutMs = 3_000): Promise<ReleaseSummary[]> {
-    const clauses = ["WorkflowType = 'release'"];
+    // Only this installation's releases: other task queues belong to other tandem set-ups (and their
+    // releases may have no worker, so each status query would wait for its deadline).
+    const clauses = ["WorkflowType = 'release'", `TaskQueue = '${escapeQuery(this.taskQueue)}'`];
     if (filter.running ?? true) clauses.push("ExecutionStatus = 'Running'");
     if (filter.model) clauses.push(`TandemModel = '${escapeQuery(filter.model)}'`);
     if (filter.environment) clauses.push(`TandemEnvironment = '${escapeQuery(filter.environment)}'`);
