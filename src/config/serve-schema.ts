@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { MAX_WHO_LENGTH } from '../workflows/messages';
+import { oidcSchema } from './serve-oidc-schema';
 
 /** In `serve.access`, a group entry that lets every authenticated caller in. */
 export const ANY_AUTHENTICATED = '*';
@@ -57,6 +58,7 @@ export const serveSchema = z
       .optional()
       .describe('Ed25519 public key (PEM) of signingKeyFile, for workers that should not read the private key.'),
     tokens: z.array(tokenSchema).default([]).describe('Bearer tokens for CI jobs and scripts.'),
+    oidc: oidcSchema.optional().describe('Sign-in with OpenID Connect for people (README, "Sign-in (OpenID Connect)").'),
     access: z
       .object({
         read: accessListSchema('list releases and read status, versions and history', [ANY_AUTHENTICATED]),

@@ -23,6 +23,8 @@ import type { ServeClient } from './client';
 import { registerHealthRoutes } from './routes/health';
 import { registerOpenApiRoute } from './routes/openapi';
 import { registerReleaseRoutes } from './routes/releases';
+import { registerSignInRoutes } from './routes/auth';
+import type { SignIn } from './auth/sign-in';
 import { registerVersionRoutes } from './routes/versions';
 import { ServeDefaults } from './defaults';
 
@@ -42,6 +44,8 @@ export interface ServeDeps {
   config: Config & { path?: string };
   /** tried in order (auth/identity.ts) */
   providers: AuthProvider[];
+  /** sign-in with OpenID Connect (serve.oidc): its routes and the CSRF check of session cookies */
+  signIn?: SignIn;
   /** Fastify's logger option, or a logger instance */
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyBaseLogger;
@@ -64,7 +68,8 @@ export function loggerOptions(level = 'info'): FastifyServerOptions['logger'] {
     serializers: {
       req: (req: { method: string; url: string; ip?: string; headers: Record<string, unknown> }) => ({
         method: req.method,
-        url: req.url,
+        // The authorization code in a sign-in callback's query is a credential.
+        url: req.url.startsWith('/auth/callback?') ? '/auth/callback?[redacted]' : req.url,
         remoteAddress: req.ip,
         headers: req.headers,
       }),
@@ -110,7 +115,10 @@ export async function buildServeApp(deps: ServeDeps): Promise<{ app: FastifyInst
     const permission = request.routeOptions.config.permission;
     if (permission === 'public') return;
     const identity = await authenticate(deps.providers, request);
-    if (!identity) throw new HttpError(401, 'not authenticated: send `Authorization: Bearer <token>` with a token from serve.tokens (see README, "tandem serve")');
+    if (!identity) {
+      const signIn = deps.signIn ? ', or sign in at /auth/login (a session cookie that is missing, altered or expired is not accepted)' : '';
+      throw new HttpError(401, `not authenticated: send \`Authorization: Bearer <token>\` with a token from serve.tokens (see README, "tandem serve")${signIn}`);
+    }
     request.identity = identity;
     // The access log ("request completed", written through reply.log) names who made the request.
     request.log = reply.log = request.log.child({ subject: identity.subject, via: identity.via });
@@ -121,6 +129,7 @@ export async function buildServeApp(deps: ServeDeps): Promise<{ app: FastifyInst
   });
 
   const typed = app.withTypeProvider<ZodTypeProvider>();
+  if (deps.signIn) await registerSignInRoutes(typed, deps.signIn);
   registerHealthRoutes(typed);
   registerOpenApiRoute(typed);
   registerReleaseRoutes(typed, deps);

@@ -7,6 +7,8 @@ import type { Config } from '../config/schema';
 import type { TandemClient } from '../client';
 import { buildServeApp, loggerOptions } from './app';
 import { bearerTokenProvider } from './auth/bearer';
+import { sessionProvider } from './auth/session';
+import { createSignIn } from './auth/sign-in';
 
 export interface RunServeOptions {
   host: string;
@@ -19,8 +21,12 @@ export interface RunServeOptions {
  */
 export async function runServe(config: Config & { path: string }, client: TandemClient, options: RunServeOptions): Promise<void> {
   const tokens = config.serve?.tokens ?? [];
-  const { app } = await buildServeApp({ client, config, providers: [bearerTokenProvider(tokens)], logger: loggerOptions() });
-  if (tokens.length === 0) app.log.warn(`no serve.tokens in ${config.path}: every /api request is refused (401) until one is configured`);
+  // Secrets of sign-in are read now: a missing one stops serve before it listens, naming the key.
+  const signIn = config.serve?.oidc && createSignIn(config.serve.oidc);
+  const providers = [bearerTokenProvider(tokens), ...(signIn ? [sessionProvider(signIn.sessions)] : [])];
+  const { app } = await buildServeApp({ client, config, providers, ...(signIn ? { signIn } : {}), logger: loggerOptions() });
+  if (signIn) app.log.info(`sign-in with OpenID Connect: ${signIn.config.issuer}, callback ${signIn.config.publicUrl.replace(/\/$/, '')}/auth/callback`);
+  if (tokens.length === 0 && !signIn) app.log.warn(`no serve.tokens in ${config.path}: every /api request is refused (401) until one is configured`);
   await app.listen({
     host: options.host,
     port: options.port,
