@@ -437,9 +437,10 @@ describe('bad input through the tandem CLI', { timeout: 150_000 }, () => {
       }
       // Nothing was built or deployed for the model, and the engine holds nothing of it.
       assert.deepEqual(
-        calls.filter((call) => call.model === c.model && call.name !== 'resolveTag').map((call) => call.name),
+        // resolvePolicy only reads the worker's configuration (the approval policy), before the tag.
+        calls.filter((call) => call.model === c.model && call.name !== 'resolveTag' && call.name !== 'resolvePolicy').map((call) => call.name),
         [],
-        `no activity beyond resolveTag may run for ${c.model}`,
+        `no activity beyond resolvePolicy and resolveTag may run for ${c.model}`,
       );
       assert.deepEqual(await registryTags(c.model), c.model === DONE ? doneTags : [], `registry tags of ${c.model}`);
       assert.equal(await containersOf(c.model), 0);
@@ -756,8 +757,8 @@ describe('broken tandem.yaml released for real (real Git and registry, doubles b
       const mine = calls.filter((call) => call.model === model);
       assert.deepEqual(
         mine.map((call) => `${call.name}#${call.attempt}`),
-        ['resolveTag#1'],
-        'resolveTag ran once, was not retried, and nothing ran after it',
+        ['resolvePolicy#1', 'resolveTag#1'],
+        'the policy was read, resolveTag ran once, was not retried, and nothing ran after it',
       );
       assert.deepEqual(await registryTags(model), [], 'no image pushed');
       assert.equal(await containersOf(model), 0, 'no container created');
