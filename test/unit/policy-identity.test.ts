@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { identify, verifySignedIdentity } from '../../src/policy/identity';
+import { parseOperatorRequest } from '../../src/workflows/messages';
 import { loadSigningKey, loadVerifyKeyHex, publicKeyHex, signerFor, signOperatorRequest, SigningKeyError } from '../../src/policy/sign';
 
 const { privateKey } = generateKeyPairSync('ed25519');
@@ -50,6 +51,16 @@ describe('signed operator identity', () => {
     const noKey = identify(undefined, 'w', 'approve', signed, now);
     assert.equal(noKey.ok, false);
     assert.match((noKey as { why: string }).why, /no key to check it/);
+  });
+
+  it('payloads: signed fields are kept only with a signature; a signature without issuedAt is malformed', () => {
+    assert.deepEqual(parseOperatorRequest({ who: 'bob', groups: ['ml-leads'], via: 'api' }), { ok: true, request: { who: 'bob' } });
+    const signed = signOperatorRequest(privateKey, 'w', 'approve', { who: 'bob', groups: ['ml-leads'] }, at);
+    assert.deepEqual(parseOperatorRequest(signed), { ok: true, request: signed });
+    const missing = parseOperatorRequest({ who: 'bob', signature: signed.signature });
+    assert.equal(missing.ok, false);
+    assert.match((missing as { why: string }).why, /issuedAt: issuedAt is required with a signature/);
+    assert.match((parseOperatorRequest({ who: 'bob', groups: 'ml-leads' }) as { why: string }).why, /groups: groups must be a list of names/);
   });
 
   it('signerFor signs as the authenticated caller, whatever the request claims', () => {
