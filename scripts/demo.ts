@@ -1,12 +1,14 @@
 /**
  * npm run demo: the whole mission on one machine. Brings up the Temporal dev server, the Docker
- * engine and registry (scripts), a gateway and a worker (in this process), sends live traffic
+ * engine and registry (scripts), a gateway, a worker and `tandem serve`'s HTTP API (in this process,
+ * with a bearer token made for the run, in a 0600 file of the work directory), sends live traffic
  * through the gateway, and releases the example model's tags one after another:
  *   v1.0.0 first release (direct), v1.1.0 canary with an approval, v1.2.0 caught by its smoke
  *   tests and rolled back, v1.3.0 failing to build.
  * Re-running starts again from nothing (the registry keeps its images: builds are then reused).
- *   --keep   leave the gateway and worker running at the end (Ctrl-C stops them)
+ *   --keep   leave the gateway, worker and API running at the end (Ctrl-C stops them)
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +16,15 @@ import YAML from 'yaml';
 import { ReleaseFailedError } from '../src/client';
 import { newHistoryLines, versionsTable } from '../src/cli/format';
 import { GatewayDefaults } from '../src/naming/gateway';
+import { hashToken } from '../src/serve/auth/token-hash';
+import { ServeDefaults } from '../src/serve/defaults';
 import type { ReleaseStatus } from '../src/workflows/messages';
 import { ENV, removeModelContainers, sendTraffic, startStack } from './stack';
 
 const MODEL = 'fraud-detector';
 const GATEWAY_PORT = Number(process.env.TANDEM_GATEWAY_PORT ?? GatewayDefaults.port);
 const GATEWAY_ADMIN_PORT = Number(process.env.TANDEM_GATEWAY_ADMIN_PORT ?? GatewayDefaults.adminPort);
+const SERVE_PORT = Number(process.env.TANDEM_SERVE_PORT ?? ServeDefaults.port);
 const UI = `http://127.0.0.1:${process.env.TEMPORAL_UI_PORT ?? 8233}`;
 const home = join(process.env.TANDEM_HOME ?? join(homedir(), '.cache', 'tandem'), 'demo');
 const say = (text = '') => console.log(text);
@@ -31,12 +36,30 @@ async function main() {
   say('tandem demo: releasing the example fraud-detector model on this machine\n');
   rmSync(join(home, 'gateway'), { recursive: true, force: true });
   mkdirSync(home, { recursive: true });
-  const stack = await startStack({ model: MODEL, workDir: home, namespace: 'default', gatewayPort: GATEWAY_PORT, gatewayAdminPort: GATEWAY_ADMIN_PORT, taskQueue: 'tandem', quiet: true });
+  // A new API token each run, in a file only this user reads; the configuration holds its hash.
+  const token = randomBytes(32).toString('hex');
+  const tokenFile = join(home, 'serve-token');
+  rmSync(tokenFile, { force: true });
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const stack = await startStack({
+    model: MODEL,
+    workDir: home,
+    namespace: 'default',
+    gatewayPort: GATEWAY_PORT,
+    gatewayAdminPort: GATEWAY_ADMIN_PORT,
+    taskQueue: 'tandem',
+    quiet: true,
+    serve: { port: SERVE_PORT, tokens: [{ name: 'demo', sha256: hashToken(token), groups: ['operators'] }], access: { start: ['operators'], operate: ['operators'] } },
+  });
+  const api = stack.serve!.url;
+  const listReleases = `curl -s -H "Authorization: Bearer $(cat ${tokenFile})" '${api}/api/releases?state=all'`;
   await removeModelContainers(stack.docker, MODEL);
   const configPath = join(home, 'tandem.config.yaml');
   writeFileSync(configPath, YAML.stringify({ ...stack.config, models: { [MODEL]: { repo: stack.repo, environment: ENV } } }));
   say(`  Temporal Web UI   ${UI}`);
   say(`  gateway           ${stack.gateway.url}/${MODEL}/predict`);
+  say(`  HTTP API          ${api}/api/ (tandem serve; OpenAPI at /openapi.json, bearer token in ${tokenFile})`);
+  say(`  list releases     ${listReleases}`);
   say(`  model repository  ${stack.repo} (tags v1.0.0 … v1.3.0)`);
   say(`  configuration     ${configPath}\n`);
 
@@ -74,9 +97,14 @@ async function main() {
     approved = true;
     say(`   … waiting for approval. An operator approves with:`);
     say(`       ./bin/tandem.js release approve ${MODEL} --env ${ENV} --comment "canary looks healthy" --config ${configPath}`);
-    say(`     (the demo sends that approval in 3 s)`);
+    say(`     (the demo sends that approval in 3 s, through the HTTP API as the token's holder "demo")`);
     await pause(3000);
-    await client.act(MODEL, ENV, 'approve', { who: 'demo-operator', text: 'canary looks healthy' });
+    const answer = await fetch(`${api}/api/models/${MODEL}/environments/${ENV}/release/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ comment: 'canary looks healthy' }),
+    });
+    if (!answer.ok) throw new Error(`the API refused the approval: ${answer.status} ${await answer.text()}`);
   });
 
   await release('v1.2.0', 'a version whose predictions fail: its smoke tests stop it before it takes traffic');
@@ -93,9 +121,11 @@ async function main() {
   say(`demo took ${((Date.now() - started) / 1000).toFixed(0)} s`);
   say(`\nSee every release in the Temporal Web UI:`);
   say(`   ${UI}/namespaces/default/workflows?query=${encodeURIComponent(`TandemModel="${MODEL}"`)}`);
+  say(`or list them through the HTTP API at ${api}/api/ (${keep ? 'it keeps running' : 'it stops with the demo; --keep leaves it running'}):`);
+  say(`   ${listReleases}`);
 
   if (keep) {
-    say(`\nThe gateway and worker keep running (Ctrl-C stops them). Try:`);
+    say(`\nThe gateway, worker and API keep running (Ctrl-C stops them). Try:`);
     say(`   curl -s -XPOST ${stack.gateway.url}/${MODEL}/predict -H 'X-Model-Version: v1.0.0' -d '{"amount":900,"country_risk":0.7,"velocity":4,"new_device":1}'`);
     say(`   ./bin/tandem.js versions ${MODEL} --config ${configPath}`);
     say(`   ./bin/tandem.js rollback ${MODEL} --to v1.0.0 --config ${configPath}`);

@@ -1,7 +1,7 @@
 /**
  * The whole embedded default for end-to-end tests, the demo and the benchmarks: the real Temporal
  * dev server, Docker engine and registry (started by scripts), the example model as a real Git
- * repository, the tandem gateway and a tandem worker in this process.
+ * repository, the tandem gateway, a tandem worker and (when asked) `tandem serve`'s API in this process.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +12,9 @@ import { TandemClient } from '../src/client';
 import type { Config } from '../src/config/schema';
 import { configSchema } from '../src/config/schema';
 import { adminTokenPath, resolveAdminToken, startGateway, type Gateway } from '../src/gateway';
+import type { ServeConfig } from '../src/config/serve-schema';
+import { buildServeApp } from '../src/serve/app';
+import { bearerTokenProvider } from '../src/serve/auth/bearer';
 import { startWorker, type WorkerHandle } from '../src/worker';
 import { createExampleRepo } from './example-repo';
 
@@ -27,6 +30,8 @@ export interface Stack {
   /** closes the gateway and starts it again on the same ports and state (a new admin token, as `tandem gateway` does) */
   restartGateway(): Promise<Gateway>;
   worker: WorkerHandle;
+  /** `tandem serve`'s API, when options.serve asked for it */
+  serve?: { url: string };
   docker: Docker;
   model: string;
   repo: string;
@@ -44,6 +49,8 @@ export interface StackOptions {
   quiet?: boolean;
   /** the environment's notification receivers, as in tandem.config.yaml (their secrets in this process's environment) */
   notifications?: unknown[];
+  /** also serve the HTTP API (as `tandem serve` does) with these tokens and access, on 127.0.0.1 */
+  serve?: { port?: number; tokens: ServeConfig['tokens']; access?: Partial<ServeConfig['access']> };
 }
 
 /** Runs a script from scripts/ (they are idempotent and fast when everything is up). */
@@ -93,9 +100,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     },
     models: { [options.model]: { repo, environment: ENV } },
+    ...(options.serve ? { serve: { tokens: options.serve.tokens, access: options.serve.access ?? {} } } : {}),
   });
   const worker = await startWorker(config, { cacheDir: join(options.workDir, 'worker'), namespace: options.namespace });
   const client = await TandemClient.connect({ namespace: options.namespace, taskQueue: config.taskQueue });
+  // The same application `tandem serve` runs (src/serve/main.ts), without its log (the demo prints its own story).
+  const serveApp = config.serve && (await buildServeApp({ client, config, providers: [bearerTokenProvider(config.serve.tokens)] })).app;
+  const serveUrl = serveApp && (await serveApp.listen({ host: '127.0.0.1', port: options.serve?.port ?? 0 }));
   const stack: Stack = {
     config,
     client,
@@ -109,10 +120,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       return stack.gateway;
     },
     worker,
+    ...(serveUrl ? { serve: { url: serveUrl } } : {}),
     docker,
     model: options.model,
     repo,
     async stop() {
+      await serveApp?.close();
       await client.close();
       await worker.stop();
       // a test may have replaced the gateway (restart): close the current one
