@@ -2,6 +2,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config/schema';
 import type { OperatorRequest } from '../../workflows/messages';
+import type { RequestSigner } from '../../policy/identity';
+import { signerFor } from '../../policy/sign';
+import type { ServeDeps } from '../app';
 import type { Identity } from '../auth/identity';
 import { HttpError } from '../errors';
 
@@ -22,4 +25,9 @@ export function knownEnvironment(config: Config & { path?: string }, env: string
 /** An operator message on behalf of the caller: `who` is always the authenticated subject. */
 export function operatorRequest(identity: Identity, text: string | undefined): OperatorRequest {
   return { who: identity.subject, ...(text ? { text } : {}) };
+}
+
+/** Signs what the caller sends with serve's key, when it has one; unsigned, the workflow records it as self-declared. */
+export function signerOf(deps: Pick<ServeDeps, 'signingKey'>, identity: Identity): RequestSigner | undefined {
+  return deps.signingKey ? signerFor(deps.signingKey, { who: identity.subject, groups: identity.groups }) : undefined;
 }

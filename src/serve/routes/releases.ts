@@ -20,7 +20,7 @@ import {
   startBody,
   startedSchema,
 } from '../schemas';
-import { caller, knownEnvironment, operatorRequest } from './context';
+import { caller, knownEnvironment, operatorRequest, signerOf } from './context';
 
 export const MODEL_PATH = '/api/models/:model/environments/:env';
 
@@ -92,7 +92,7 @@ export function registerReleaseRoutes(app: ZodApp, deps: ServeDeps): void {
       const repoUrl = configured ?? request.body.repo;
       if (!repoUrl) throw new HttpError(400, `repo: ${model} is not in the configuration; give its repository as repo, or add models.${model}.repo`, 'body.repo');
       const requestedBy = caller(request).subject;
-      const handle = await client.start({ model, tag: request.body.tag, environment, repoUrl, requestedBy });
+      const handle = await client.start({ model, tag: request.body.tag, environment, repoUrl, requestedBy }, signerOf(deps, caller(request)));
       return reply.code(202).send({ workflowId: handle.workflowId, model, environment, tag: request.body.tag, requestedBy });
     },
   );
@@ -113,7 +113,7 @@ export function registerReleaseRoutes(app: ZodApp, deps: ServeDeps): void {
       async (request) => {
         const body = request.body as { comment?: string; reason?: string };
         const environment = knownEnvironment(config, request.params.env);
-        return client.act(request.params.model, environment, action.name, operatorRequest(caller(request), body[action.text]));
+        return client.act(request.params.model, environment, action.name, operatorRequest(caller(request), body[action.text]), signerOf(deps, caller(request)));
       },
     );
   }

@@ -2,7 +2,7 @@
 import type { ServeDeps, ZodApp } from '../app';
 import { errorSchema } from '../errors';
 import { modelParams, modelStateSchema, rollbackBody, rollbackResultSchema } from '../schemas';
-import { caller, knownEnvironment } from './context';
+import { caller, knownEnvironment, signerOf } from './context';
 import { MODEL_PATH } from './releases';
 
 const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema };
@@ -39,7 +39,7 @@ export function registerVersionRoutes(app: ZodApp, deps: ServeDeps): void {
     async (request) => {
       const environment = knownEnvironment(config, request.params.env);
       const { to, reason } = request.body;
-      return client.rollback({ model: request.params.model, environment, to, reason, requestedBy: caller(request).subject });
+      return client.rollback({ model: request.params.model, environment, to, reason, requestedBy: caller(request).subject }, signerOf(deps, caller(request)));
     },
   );
 }
