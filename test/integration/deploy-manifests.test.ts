@@ -185,7 +185,7 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
       if (object.kind !== 'Namespace' && file !== 'deploy/rbac.yaml') assert.equal(object.metadata?.namespace, WORKER_NS, `${file}: ${object.kind} namespace`);
     }
     assert.deepEqual(manifests.filter((m) => m.object.kind === 'Namespace').map((m) => m.object.metadata!.name), [WORKER_NS, MODELS_NS]);
-    assert.deepEqual(manifests.filter((m) => m.object.kind === 'Deployment').map((m) => m.object.metadata!.name), ['tandem-worker', 'tandem-gateway']);
+    assert.deepEqual(manifests.filter((m) => m.object.kind === 'Deployment').map((m) => m.object.metadata!.name), ['tandem-worker', 'tandem-gateway', 'tandem-serve']);
     assert.deepEqual(container.args?.slice(0, 1), ['worker']);
   });
 
@@ -202,6 +202,42 @@ describe('deploy/ Kubernetes manifests on a real control plane', () => {
     const service = find<k8s.V1Service>('Service', 'deploy/kubernetes/gateway.yaml');
     assert.deepEqual(service.spec!.ports!.map((p) => p.targetPort), ['http'], 'only model traffic is published: the admin port stays in the pod');
     assert.deepEqual(service.spec!.selector, gateway.spec!.selector!.matchLabels);
+  });
+
+  it('runs `tandem serve` from the same image and ConfigMap, non-root without a Kubernetes token, probed on /healthz, its Secret optional', () => {
+    const serve = find<k8s.V1Deployment>('Deployment', 'deploy/kubernetes/serve.yaml');
+    const servePod = serve.spec!.template.spec!;
+    const [main] = servePod.containers;
+    const arg = (name: string) => main!.args![main!.args!.indexOf(name) + 1];
+    assert.equal(main!.args![0], 'serve');
+    assert.equal(main!.image, container.image, 'the same image as the worker');
+    const configVolume = servePod.volumes!.find((v) => v.configMap?.name === configMap.metadata!.name);
+    assert.ok(configVolume, 'mounts the ConfigMap tandem-config');
+    assert.equal(arg('--config'), `${main!.volumeMounts!.find((m) => m.name === configVolume.name)!.mountPath}/tandem.config.yaml`);
+    assert.equal(arg('--host'), '0.0.0.0', 'listens on the pod IP');
+    const port = main!.ports!.find((p) => p.name === 'http')!;
+    assert.equal(Number(arg('--port')), port.containerPort);
+    for (const probe of [main!.startupProbe, main!.livenessProbe, main!.readinessProbe]) assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 'http' });
+    // the worker's Temporal settings, so both reach the same namespace
+    const env = (c: k8s.V1Container) => Object.fromEntries(c.env!.filter((e) => e.name.startsWith('TEMPORAL_')).map((e) => [e.name, e]));
+    assert.deepEqual(env(main!), env(container));
+    assert.deepEqual([servePod.securityContext!.runAsNonRoot, servePod.securityContext!.runAsUser], [true, pod.securityContext!.runAsUser]);
+    assert.deepEqual([main!.securityContext!.readOnlyRootFilesystem, main!.securityContext!.allowPrivilegeEscalation], [true, false]);
+    // no Kubernetes credentials: it talks only to Temporal
+    const account = find<k8s.V1ServiceAccount>('ServiceAccount', 'deploy/kubernetes/serve.yaml');
+    assert.equal(servePod.serviceAccountName, account.metadata!.name);
+    assert.equal(servePod.automountServiceAccountToken, false);
+    // its secrets: Secret tandem-serve, optional (the configuration names files under its mount)
+    const secrets = servePod.volumes!.find((v) => v.secret?.secretName === 'tandem-serve');
+    assert.ok(secrets?.secret?.optional, 'Secret tandem-serve is optional');
+    assert.equal(main!.volumeMounts!.find((m) => m.name === secrets.name)!.readOnly, true);
+    const service = find<k8s.V1Service>('Service', 'deploy/kubernetes/serve.yaml');
+    assert.deepEqual(service.spec!.selector, serve.spec!.selector!.matchLabels);
+    assert.deepEqual(serve.spec!.template.metadata!.labels, serve.spec!.selector!.matchLabels);
+    assert.deepEqual(service.spec!.ports!.map((p) => p.targetPort), ['http']);
+    // the ConfigMap's serve section is valid (tokens as hashes only)
+    const config = parseConfig(configMap.data!['tandem.config.yaml']!, 'configmap.yaml');
+    assert.ok(config.serve, 'tandem-config has a serve: section');
   });
 
   it('wires the worker as tandem runs: config file, health port, probes, drain, cache, identity, secrets', () => {
