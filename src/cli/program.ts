@@ -136,6 +136,7 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     { name: 'pause', help: 'hold the rollout before its next step' },
     { name: 'resume', help: 'continue a paused release, or end a pause step' },
     { name: 'promote', text: 'comment', help: 'skip the remaining rollout steps and promote now' },
+    { name: 'override-window', text: 'reason', help: 'let a release waiting for a deploy window move traffic now (needs --reason)' },
   ];
   for (const action of actions) {
     const cmd = release.command(`${action.name} <model>`).description(action.help).addOption(envOption()).addOption(byOption()).addOption(jsonOption());

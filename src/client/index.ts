@@ -69,7 +69,7 @@ export interface ReleaseSummary {
   startTime: string;
   closeTime?: string;
   /** while running: what it waits for (from its status query; absent when no worker answered in time) */
-  waitingFor?: 'approval' | 'resume';
+  waitingFor?: 'approval' | 'resume' | 'deploy-window';
   paused?: boolean;
 }
 

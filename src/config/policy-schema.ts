@@ -40,6 +40,9 @@ export const policySchema = z
     resume: allowlist('resume releases'),
     promote: allowlist('promote releases (skip the remaining steps)'),
     rollback: allowlist('roll a model back to a running version'),
+    overrideWindow: allowlistSchema
+      .optional()
+      .describe('Who may let a release move traffic outside the deploy windows (`tandem release override-window`); default: the approvers.'),
   })
   .strict()
   .superRefine((policy, ctx) => {

@@ -10,6 +10,7 @@ import { isLabelKey, isLabelValue } from '../naming/kubernetes';
 import { DEFAULT_WEB_UI_URL, NOTIFICATION_EVENTS } from '../naming/notifications';
 import { serveSchema } from './serve-schema';
 import { policySchema } from './policy-schema';
+import { deployWindowsSchema } from './deploy-windows-schema';
 
 const registrySchema = z
   .object({
@@ -234,6 +235,7 @@ export const environmentSchema = z
       .describe('Receivers of this environment\'s release notifications; replaces the top-level notifications ([] sends none).'),
     production: z.boolean().default(false).describe('A production environment: its approval policy has four-eyes on unless it says fourEyes: false.'),
     policy: policySchema.optional().describe('Approval policy of releases here (README, "Approval policy"); models may override it per environment.'),
+    deployWindows: deployWindowsSchema.optional(),
   })
   .strict()
   .superRefine((env, ctx) => {

@@ -5,7 +5,7 @@
  * names the rule that decided and who the rule allows, so a refusal explains itself.
  */
 
-export const policyActions = ['start', 'approve', 'abort', 'pause', 'resume', 'promote', 'rollback'] as const;
+export const policyActions = ['start', 'approve', 'abort', 'pause', 'resume', 'promote', 'rollback', 'override-window'] as const;
 export type PolicyAction = (typeof policyActions)[number];
 
 /** Users and groups a rule lets act; a rule that is absent lets anyone act. Names match case-insensitively. */
@@ -26,6 +26,8 @@ export interface Policy {
   resume?: Allowlist;
   promote?: Allowlist;
   rollback?: Allowlist;
+  /** who may let a release move traffic outside the deploy windows; absent: the approvers */
+  overrideWindow?: Allowlist;
 }
 
 /** What a release runs under when the configuration says nothing: one approval by anyone. */
@@ -64,8 +66,7 @@ export function evaluate(policy: Policy, action: PolicyAction, actor: Actor, con
     message: `${action} refused: ${rule} — ${why}; ${listName}: ${list}`,
   });
   const gated = action === 'approve' || (action === 'promote' && context.approvalAhead === true);
-  const own = action === 'approve' ? policy.approvers : policy[action];
-  const ownName = action === 'approve' ? 'approvers' : `may ${action}`;
+  const [own, ownName] = ownRule(policy, action);
   if (own && !allows(own, actor)) return refuse(ownName, `${describeActor(actor)} is not listed`, ownName, describeAllowlist(own));
   if (gated) {
     // Promote skips the approval gates ahead: whoever promotes past one must be able to approve it.
@@ -102,6 +103,7 @@ export function describePolicy(policy: Policy): string {
     const list = policy[action];
     if (list) parts.push(`${action}: ${describeAllowlist(list)}`);
   }
+  if (policy.overrideWindow) parts.push(`override-window: ${describeAllowlist(policy.overrideWindow)}`);
   return parts.join('; ');
 }
 
@@ -135,8 +137,15 @@ function approversBut(policy: Policy, ...excluded: string[]): string {
   return `${describeAllowlist(policy.approvers)}${names.length ? `, except ${names.join(', ')}` : ''}`;
 }
 
+/** The list an action is checked against and the rule's name: overriding a deploy window falls back to the approvers. */
+function ownRule(policy: Policy, action: PolicyAction): [Allowlist | undefined, string] {
+  if (action === 'approve') return [policy.approvers, 'approvers'];
+  if (action === 'override-window') return policy.overrideWindow ? [policy.overrideWindow, 'overrideWindow'] : [policy.approvers, 'approvers'];
+  return [policy[action], `may ${action}`];
+}
+
 function allowedRule(policy: Policy, action: PolicyAction, gated: boolean): string {
-  const list = action === 'approve' ? policy.approvers : policy[action];
-  const base = action === 'approve' ? `approvers: ${describeAllowlist(list)}` : `may ${action}: ${describeAllowlist(list)}`;
+  const [list, name] = ownRule(policy, action);
+  const base = `${name}: ${describeAllowlist(list)}`;
   return gated && policy.fourEyes ? `${base}; four-eyes` : base;
 }

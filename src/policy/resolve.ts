@@ -4,12 +4,13 @@
  * calls it with the loaded configuration.
  */
 import { DEFAULT_POLICY, type Allowlist, type Policy } from './evaluate';
+import type { DeployWindow } from './deploy-windows';
 
 /** A policy as written in the configuration: every key optional. */
 export type PolicyInput = Partial<Policy>;
 
 export interface PolicySources {
-  environments: Record<string, { production?: boolean; policy?: PolicyInput }>;
+  environments: Record<string, { production?: boolean; policy?: PolicyInput; deployWindows?: DeployWindow[] }>;
   models: Record<string, { policy?: Record<string, PolicyInput> }>;
 }
 
@@ -19,6 +20,8 @@ export interface ResolvedPolicy {
   source: string;
   /** raw Ed25519 key (64 hex digits) that verifies serve's signatures; absent: every request is self-declared */
   verifyKey?: string;
+  /** the environment's deploy windows (src/policy/deploy-windows.ts); absent: traffic may move at any time */
+  deployWindows?: DeployWindow[];
 }
 
 /** Merges defaults, environment and model policy; undefined when the environment is not configured. */
@@ -30,7 +33,7 @@ export function policyFor(sources: PolicySources, model: string, environment: st
   const source = ['defaults', env.production ? `environments.${environment}.production` : '', env.policy ? `environments.${environment}.policy` : '', override ? `models.${model}.policy.${environment}` : '']
     .filter(Boolean)
     .join(' + ');
-  return { policy: merged, source };
+  return { policy: merged, source, ...(env.deployWindows?.length ? { deployWindows: env.deployWindows } : {}) };
 }
 
 /** Keys given as undefined must not erase a default. */

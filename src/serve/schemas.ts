@@ -70,12 +70,12 @@ export const releaseSummarySchema = open({
   status: z.string().describe("Temporal's execution status: RUNNING, COMPLETED (promoted), FAILED (rolled back or failed), ..."),
   startTime: z.string(),
   closeTime: z.string().optional(),
-  waitingFor: z.enum(['approval', 'resume']).optional(),
+  waitingFor: z.enum(['approval', 'resume', 'deploy-window']).optional(),
   paused: z.boolean().optional(),
 }).describe('ReleaseSummary');
 
 const operatorActionSchema = open({
-  action: z.enum(['approve', 'abort', 'pause', 'resume', 'promote']),
+  action: z.enum(['approve', 'abort', 'pause', 'resume', 'promote', 'override-window']),
   who: z.string(),
   text: z.string().optional(),
   at: z.string(),
@@ -100,7 +100,7 @@ export const releaseStatusSchema = open({
   previousStable: z.string().optional(),
   weights,
   paused: z.boolean(),
-  waitingFor: z.enum(['approval', 'resume']).optional(),
+  waitingFor: z.enum(['approval', 'resume', 'deploy-window']).optional(),
   blocked: z.string().optional(),
   steps: z.array(open({ index: z.number(), description: z.string(), status: z.string(), detail: z.string().optional() })),
   checks: z.array(open({ check: z.string(), ok: z.boolean(), observed: z.string() })),

@@ -64,7 +64,7 @@ export const operatorRequestSchema = z
 
 export interface OperatorRequest {
   who: string;
-  /** comment for approve, reason for abort */
+  /** comment for approve, reason for abort and override-window */
   text?: string;
   /** set by `tandem serve` with issuedAt and signature; ignored (never trusted) without a valid signature */
   groups?: string[];
@@ -100,7 +100,7 @@ export function describePayload(payload: unknown): string {
 }
 
 export interface OperatorAction extends OperatorRequest {
-  action: 'approve' | 'abort' | 'pause' | 'resume' | 'promote';
+  action: OperatorActionName;
   at: string;
   /** false when the request arrived as a signal that could not apply (kept, so nothing is silently lost) */
   accepted: boolean;
@@ -157,7 +157,9 @@ export interface ReleaseStatus {
   previousStable?: string;
   weights: Weights;
   paused: boolean;
-  waitingFor?: 'approval' | 'resume';
+  waitingFor?: 'approval' | 'resume' | 'deploy-window';
+  /** while waitingFor is deploy-window: when the next window opens (ISO) and the environment's windows */
+  deployWindow?: { opensAt: string; windows: string };
   /** while a rollback part keeps failing: what and why (it is retried until it succeeds) */
   blocked?: string;
   /** every failed attempt of a rollback part, latest last */
@@ -196,6 +198,7 @@ export const abortSignal = defineSignal<[OperatorRequest]>('abort');
 export const pauseSignal = defineSignal<[OperatorRequest]>('pause');
 export const resumeSignal = defineSignal<[OperatorRequest]>('resume');
 export const promoteSignal = defineSignal<[OperatorRequest]>('promote');
+export const overrideWindowSignal = defineSignal<[OperatorRequest]>('override-window');
 
 /** Updates return the accepted action; their validators reject what cannot apply. */
 export const approveUpdate = defineUpdate<OperatorAction, [OperatorRequest]>('approve-now');
@@ -203,10 +206,11 @@ export const abortUpdate = defineUpdate<OperatorAction, [OperatorRequest]>('abor
 export const pauseUpdate = defineUpdate<OperatorAction, [OperatorRequest]>('pause-now');
 export const resumeUpdate = defineUpdate<OperatorAction, [OperatorRequest]>('resume-now');
 export const promoteUpdate = defineUpdate<OperatorAction, [OperatorRequest]>('promote-now');
+export const overrideWindowUpdate = defineUpdate<OperatorAction, [OperatorRequest]>('override-window-now');
 
 export const statusQuery = defineQuery<ReleaseStatus>('status');
 
-export const operatorActions = ['approve', 'abort', 'pause', 'resume', 'promote'] as const;
+export const operatorActions = ['approve', 'abort', 'pause', 'resume', 'promote', 'override-window'] as const;
 export type OperatorActionName = (typeof operatorActions)[number];
 
 export const signals = {
@@ -215,6 +219,7 @@ export const signals = {
   pause: pauseSignal,
   resume: resumeSignal,
   promote: promoteSignal,
+  'override-window': overrideWindowSignal,
 } as const;
 export const updates = {
   approve: approveUpdate,
@@ -222,4 +227,5 @@ export const updates = {
   pause: pauseUpdate,
   resume: resumeUpdate,
   promote: promoteUpdate,
+  'override-window': overrideWindowUpdate,
 } as const;

@@ -44,6 +44,7 @@ import { ReleaseMetric } from '../naming/metrics';
 import { describePolicy, evaluate } from '../policy/evaluate';
 import { describeChannel, identify } from '../policy/identity';
 import type { ResolvedPolicy } from '../policy/resolve';
+import { describeWindows, nextOpening } from '../policy/deploy-windows';
 
 export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   const { model, environment, tag: version } = input;
@@ -118,6 +119,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   let abort: OperatorRequest | undefined;
   let resumeCount = 0;
   let currentStep = -1;
+  let windowOverridden = false;
   const pipeline = new CancellationScope();
 
   // Approval policy (src/policy), read from the worker's configuration as the release starts and
@@ -144,10 +146,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   const channel = (via: OperatorChannel | undefined) => (via ? ` (${describeChannel(via)})` : '');
 
   const finished = () => status.outcome !== undefined || status.stage === 'rolling-back';
-  const refusal = (action: OperatorActionName): string | undefined => {
+  const refusal = (action: OperatorActionName, request?: OperatorRequest): string | undefined => {
     if (finished()) return `the release is ${status.outcome ?? status.stage}; nothing to ${action}`;
     if (abort) return `the release is being aborted by ${abort.who}`;
     switch (action) {
+      case 'override-window':
+        if (status.waitingFor !== 'deploy-window') return `nothing waits for a deploy window (stage: ${status.stage}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''})`;
+        return request && !request.text ? 'override-window needs a reason (--reason TEXT): it is recorded with who overrode the window' : undefined;
       case 'approve':
         return status.waitingFor === 'approval' ? undefined : `nothing awaits approval (stage: ${status.stage}${status.waitingFor ? `, waiting for ${status.waitingFor}` : ''})`;
       case 'pause':
@@ -191,6 +196,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         abort = request;
         pipeline.cancel();
         break;
+      case 'override-window':
+        windowOverridden = true;
+        break;
     }
     record(entry);
     note(`${action} by ${request.who}${channel(entry.via)}${request.text ? `: ${request.text}` : ''}${entry.rule ? ` [${entry.rule}]` : ''}`);
@@ -207,7 +215,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     setHandler(signals[action], (payload: unknown) => {
       const parsed = parseOperatorRequest(payload);
       if (!parsed.ok) return ignore(action, '(unknown)', describePayload(payload), parsed.why);
-      const why = refusal(action);
+      const why = refusal(action, parsed.request);
       if (why) return ignore(action, parsed.request.who, parsed.request.text, why);
       const decided = decide(action, parsed.request);
       if (!decided.ok) return ignore(action, parsed.request.who, parsed.request.text, decided.why, decided.via);
@@ -244,7 +252,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         validator: (payload: unknown) => {
           const parsed = parseOperatorRequest(payload);
           if (!parsed.ok) throw new Error(parsed.why);
-          const why = refusal(action);
+          const why = refusal(action, parsed.request);
           if (why) throw new Error(why);
           if (policyEnforced && !policy) throw new Error(`${action} refused: the release has not read its approval policy yet; try again in a moment`);
         },
@@ -325,6 +333,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       enter('rolling-out', stable ? `rolling out ${version} (${spec.rollout.strategy})` : `first release of ${model} here: promoting ${version} directly`);
       status.steps = plan.map((step, index) => ({ index, description: describeStep(step, version), status: 'pending' }));
       planKinds = plan.map((step) => step.kind);
+      await awaitDeployWindow();
       for (const [index, step] of plan.entries()) {
         currentStep = index;
         const state = status.steps[index]!;
@@ -392,6 +401,25 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     const verdict = evaluate(resolved.policy, 'start', starter.actor);
     if (!verdict.allowed) throw ApplicationFailure.nonRetryable(verdict.message, FailureType.PolicyRefused);
     note(`started by ${starter.actor.who} (${describeChannel(starter.via)}) [${verdict.rule}]; policy: ${status.policy.summary} — from ${resolved.source}`);
+  }
+
+  /**
+   * Outside every deploy window of the environment, waits (a durable timer on workflow time) until
+   * the next one opens, or until an allowed person overrides. Nothing changes without windows.
+   */
+  async function awaitDeployWindow() {
+    const windows = policy?.deployWindows;
+    if (!windows?.length || !patched(PATCH_DEPLOY_WINDOWS)) return;
+    const opens = nextOpening(windows, Date.now());
+    if (opens === undefined || opens <= Date.now()) return;
+    const opensAt = new Date(opens).toISOString();
+    status.waitingFor = 'deploy-window';
+    status.deployWindow = { opensAt, windows: describeWindows(windows) };
+    note(`outside the deploy windows (${status.deployWindow.windows}): waiting until ${opensAt} before moving traffic`);
+    const overridden = await condition(() => windowOverridden, opens - Date.now(), { summary: `deploy window opens ${opensAt}` });
+    status.waitingFor = undefined;
+    status.deployWindow = undefined;
+    if (!overridden) note(`deploy window open (${opensAt}): moving traffic`);
   }
 
   async function setTraffic(state: TrafficState, via: (summary: string) => ReleaseActivities = (summary) => activities('short', summary)) {
@@ -560,6 +588,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
 const PATCH_APPROVAL_ANSWERED_AFTER_EFFECT = 'approve-answered-after-effect';
 /** the approval policy: a resolvePolicy activity first, then every message checked against it; was: anyone, one approval. */
 const PATCH_APPROVAL_POLICY = 'approval-policy';
+
+/** a release waits for the environment's deploy windows before its first traffic change; was: no windows. */
+const PATCH_DEPLOY_WINDOWS = 'deploy-windows';
 
 /** a release sends notifications (./notify.ts) as it waits for approval and as it ends; was: none. */
 const PATCH_NOTIFICATIONS = 'release-notifications';

@@ -16,6 +16,7 @@ import { FailureType } from '../../src/errors';
 import { parseSpec } from '../../src/model-spec/parse';
 import { createPolicyActivities } from '../../src/activities/policy/resolve-policy';
 import type { PolicyInput } from '../../src/policy/resolve';
+import type { DeployWindow } from '../../src/policy/deploy-windows';
 
 export interface WorldOptions {
   /** tandem.yaml per tag; a missing tag gives TagNotFound */
@@ -27,7 +28,7 @@ export interface WorldOptions {
   failingChecks?: string[];
   analysis?: 'pass' | 'fail' | 'inconclusive';
   /** the environment's approval policy (through the real resolvePolicy) and serve's verify key (hex) */
-  policy?: { production?: boolean; policy?: PolicyInput; verifyKey?: string };
+  policy?: { production?: boolean; policy?: PolicyInput; verifyKey?: string; deployWindows?: DeployWindow[] };
   /** notification receivers (default: none); `refuses` ones reject every notification (non-retryable) */
   notifications?: { kind: 'webhook' | 'slack'; events?: NotificationEvent[]; refuses?: boolean }[];
 }
@@ -148,7 +149,7 @@ export function createWorld(options: WorldOptions) {
   };
 
   const policies = createPolicyActivities({
-    sources: { environments: { [WORLD_ENVIRONMENT]: { production: options.policy?.production, policy: options.policy?.policy } }, models: {} },
+    sources: { environments: { [WORLD_ENVIRONMENT]: { production: options.policy?.production, policy: options.policy?.policy, deployWindows: options.policy?.deployWindows } }, models: {} },
     verifyKey: options.policy?.verifyKey,
   });
   const activities: ReleaseActivities = {

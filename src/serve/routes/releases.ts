@@ -32,6 +32,7 @@ const actions: { name: OperatorActionName; text: 'comment' | 'reason'; summary: 
   { name: 'pause', text: 'reason', summary: 'hold the rollout before its next step' },
   { name: 'resume', text: 'comment', summary: 'continue a paused release, or end a pause step' },
   { name: 'promote', text: 'comment', summary: 'skip the remaining rollout steps and promote now' },
+  { name: 'override-window', text: 'reason', summary: 'let a release waiting for a deploy window move traffic now (reason required)' },
 ];
 
 export function registerReleaseRoutes(app: ZodApp, deps: ServeDeps): void {
