@@ -20,6 +20,7 @@ export function statusText(s: ReleaseStatus): string {
   if (s.requestedVia) lines.push(`  started by ${s.requestedBy} ${describeChannel(s.requestedVia)}`);
   if (s.policy) lines.push(`  policy: ${s.policy.summary} (from ${s.policy.source})`);
   if (s.approvals) lines.push(`  approvals: ${s.approvals.by.length} of ${s.approvals.required}${s.approvals.by.length ? ` (${s.approvals.by.join(', ')})` : ''}`);
+  if (s.deployWindow) lines.push(`  deploy window: closed, opens ${s.deployWindow.opensAt} (${s.deployWindow.windows})`);
   if (s.commit) lines.push(`  commit: ${s.commit.slice(0, 12)}${s.image ? `   image: ${s.image}@${s.digest?.slice(0, 19)}…` : ''}`);
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   for (const c of s.checks) lines.push(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.observed}`);
