@@ -2,7 +2,8 @@
  * tandem's own image, built by scripts/image-build.sh from the root Dockerfile (on the base made
  * from this machine's Node) and pushed to the local registry: the CLI answers, the worker starts
  * against the real Temporal dev server with a mounted configuration, logs its ready line and exits
- * 0 on `docker stop` (SIGTERM), as a non-root user. Cached layers make a re-run take seconds; the
+ * 0 on `docker stop` (SIGTERM), as a non-root user; `tandem serve` answers its health route and
+ * lists releases for a configured bearer token (401 without). Cached layers make a re-run take seconds; the
  * first build takes minutes (npm ci twice, tsc, the workflow bundle).
  */
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { hashToken } from '../../src/serve/auth/token-hash';
+import { freePort } from '../helpers/processes';
 import { ADDRESS, NAMESPACE, ROOT, ensureTemporal, uniqueQueue } from '../helpers/temporal';
 
 const run = promisify(execFile);
@@ -81,7 +84,7 @@ describe("tandem's image", () => {
   it('answers `--help` with the commands', async () => {
     const help = await docker('run', '--rm', '--network', 'host', image, '--help');
     assert.equal(help.code, 0, help.stderr);
-    for (const command of ['release', 'versions', 'rollback', 'history', 'worker', 'gateway']) assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), command);
+    for (const command of ['release', 'versions', 'rollback', 'history', 'worker', 'gateway', 'serve']) assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), command);
   });
 
   it('runs a worker against Temporal with a mounted config, and stops on docker stop (SIGTERM) with exit 0', { timeout: 180_000 }, async () => {
@@ -128,5 +131,65 @@ describe("tandem's image", () => {
     assert.equal(stopped.code, 0, stopped.stderr);
     const exit = await docker('inspect', '-f', '{{.State.ExitCode}} {{.State.OOMKilled}}', CONTAINER);
     assert.equal(exit.stdout.trim(), '0 false', `exit code after SIGTERM; logs:\n${(await docker('logs', CONTAINER)).stderr}`);
+  });
+
+  it('runs `tandem serve` against Temporal: health, releases for a configured token, 401 without, exit 0 on docker stop', { timeout: 180_000 }, async () => {
+    const help = await docker('run', '--rm', image, 'serve', '--help');
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /--port <port>/);
+
+    const token = randomBytes(32).toString('hex');
+    const taskQueue = uniqueQueue('image-serve');
+    const dir = mkdtempSync(join(configDir, 'serve-'));
+    writeFileSync(
+      join(dir, 'tandem.config.yaml'),
+      [
+        `taskQueue: ${taskQueue}`,
+        'environments:',
+        '  local: { target: { kind: docker }, registry: { url: 127.0.0.1:5000, insecure: true } }',
+        'serve:',
+        `  tokens: [{ name: image-test, sha256: ${hashToken(token)} }]`,
+        '',
+      ].join('\n'),
+    );
+    chmodSync(configDir, 0o755);
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'tandem.config.yaml'), 0o644);
+    const port = await freePort();
+    const name = `${CONTAINER}-serve`;
+    const started = await docker(
+      'run', '-d', '--name', name, '--network', 'host', '--read-only', '--cap-drop', 'ALL',
+      '-e', `TEMPORAL_ADDRESS=${ADDRESS}`, '-e', `TEMPORAL_NAMESPACE=${NAMESPACE}`,
+      '-v', `${dir}:/config:ro`,
+      image, 'serve', '--config', '/config/tandem.config.yaml', '--host', '127.0.0.1', '--port', String(port),
+    );
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 90_000;
+      let logs = '';
+      while (Date.now() < deadline) {
+        const out = await docker('logs', name);
+        logs = out.stdout + out.stderr;
+        if (logs.includes('tandem serve: API at')) break;
+        const state = await docker('inspect', '-f', '{{.State.Running}}', name);
+        assert.equal(state.stdout.trim(), 'true', `serve exited before it listened:\n${logs}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      assert.ok(logs.includes(`tandem serve: API at ${url}/api/`), logs);
+      assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
+      assert.equal((await fetch(`${url}/api/releases`)).status, 401);
+      const listed = await fetch(`${url}/api/releases`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(listed.status, 200, await listed.clone().text());
+      assert.deepEqual(await listed.json(), [], 'a fresh task queue has no releases');
+
+      const stopped = await docker('stop', '-t', '30', name);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      const exit = await docker('inspect', '-f', '{{.State.ExitCode}}', name);
+      assert.equal(exit.stdout.trim(), '0', `exit code after SIGTERM; logs:\n${(await docker('logs', name)).stdout}`);
+      assert.ok(!(await docker('logs', name)).stdout.includes(token), 'the token is not logged');
+    } finally {
+      await docker('rm', '-f', name);
+    }
   });
 });
