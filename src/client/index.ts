@@ -14,7 +14,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { modelWorkflowId, releaseWorkflowId, rollbackWorkflowId } from '../naming/ids';
+import { TRIGGER_ID, modelWorkflowId, releaseWorkflowId, rollbackWorkflowId, triggeredReleaseWorkflowId } from '../naming/ids';
 import { temporalTarget } from '../temporal-connection';
 import type { ModelOperation } from '../workflows/model';
 import {
@@ -121,6 +121,41 @@ export class TandemClient {
     const op: ModelOperation = { kind: 'release', workflowId, release: signed(input, signer?.(workflowId, 'start')) };
     await this.lock(input.model, input.environment, op, { operation: 'release', workflowId, lastRelease: workflowId });
     return this.temporal.workflow.getHandle(workflowId);
+  }
+
+  /**
+   * Starts a release at most once per trigger (a webhook's delivery id, see naming/ids.ts
+   * TRIGGER_ID): the release's workflow id is derived from `trigger`, so a second call with the
+   * same trigger — from another process, or after a restart — starts nothing and answers the
+   * release the first call started (`started: false`), for as long as Temporal keeps its record
+   * (the namespace's retention). Otherwise as start(): BadInputError, RefusedError.
+   */
+  async startOnce(input: ReleaseInput, trigger: string, signer?: RequestSigner): Promise<{ workflowId: string; started: boolean }> {
+    validateReleaseInput(input);
+    if (!TRIGGER_ID.test(trigger)) throw new BadInputError(`trigger "${trigger.slice(0, 40)}" is not an id: use up to 160 letters, digits, ".", "_" and "-"`);
+    const workflowId = triggeredReleaseWorkflowId(input.model, input.environment, input.tag, trigger);
+    if (await this.startedAlready(input.model, input.environment, workflowId)) return { workflowId, started: false };
+    const op: ModelOperation = { kind: 'release', workflowId, release: signed(input, signer?.(workflowId, 'start')) };
+    try {
+      await this.lock(input.model, input.environment, op, { operation: 'release', workflowId, lastRelease: workflowId });
+    } catch (err) {
+      // The same trigger delivered twice at once: the other call holds the lock for this very release.
+      if (err instanceof RefusedError && (await this.startedAlready(input.model, input.environment, workflowId))) return { workflowId, started: false };
+      throw err;
+    }
+    return { workflowId, started: true };
+  }
+
+  /** True when the release `workflowId` exists, or the model's lock is starting it. */
+  private async startedAlready(model: string, environment: string, workflowId: string): Promise<boolean> {
+    if ((await this.lockMemo(model, environment))?.workflowId === workflowId) return true;
+    try {
+      await this.temporal.workflow.getHandle(workflowId).describe();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
   }
 
   /** Starts the lock workflow for one operation; RefusedError naming what holds the lock. */

@@ -11,6 +11,7 @@ import { DEFAULT_WEB_UI_URL, NOTIFICATION_EVENTS } from '../naming/notifications
 import { serveSchema } from './serve-schema';
 import { policySchema } from './policy-schema';
 import { deployWindowsSchema } from './deploy-windows-schema';
+import { tagPatternsSchema } from './tag-patterns';
 
 const registrySchema = z
   .object({
@@ -270,6 +271,9 @@ export const configSchema = z
           .object({
             repo: z.string().min(1).describe('Git URL or local path of the model repository.'),
             environment: z.string().describe('Default environment for releases of this model.'),
+            tags: tagPatternsSchema
+              .optional()
+              .describe('Tags whose push starts a release through the webhooks (serve.webhooks), e.g. "v*": `*` matches any characters; a list matches any of its patterns. Default: every tag.'),
             policy: z
               .record(z.string(), policySchema)
               .optional()

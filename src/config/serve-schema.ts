@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { MAX_WHO_LENGTH } from '../workflows/messages';
+import { webhooksSchema } from './webhook-schema';
 import { oidcSchema } from './serve-oidc-schema';
 
 /** In `serve.access`, a group entry that lets every authenticated caller in. */
@@ -67,6 +68,7 @@ export const serveSchema = z
       })
       .strict()
       .prefault({}),
+    webhooks: webhooksSchema.optional().describe('Git-tag webhooks: tag pushes that start releases (README, "Git-tag webhooks").'),
   })
   .strict()
   .superRefine((serve, ctx) => {

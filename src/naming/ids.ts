@@ -17,3 +17,14 @@ export function releaseWorkflowId(model: string, environment: string, version: s
 export function rollbackWorkflowId(model: string, environment: string, to: string | undefined, startedAt: Date): string {
   return `rollback/${environment}/${model}/${to ?? 'previous'}/${startedAt.toISOString()}`;
 }
+
+/** What names a trigger in a workflow id: a webhook's delivery id, e.g. `github-<GUID>`. */
+export const TRIGGER_ID = /^[A-Za-z0-9._-]{1,160}$/;
+
+/**
+ * `release/<env>/<model>/<version>/<trigger>`: the release one trigger (a webhook delivery) starts.
+ * The same trigger always names the same workflow, so a redelivery finds the release it started.
+ */
+export function triggeredReleaseWorkflowId(model: string, environment: string, version: string, trigger: string): string {
+  return `release/${environment}/${model}/${version}/${trigger}`;
+}

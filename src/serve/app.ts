@@ -26,6 +26,7 @@ import { registerReleaseRoutes } from './routes/releases';
 import { registerSignInRoutes } from './routes/auth';
 import type { SignIn } from './auth/sign-in';
 import { registerVersionRoutes } from './routes/versions';
+import { registerHookRoutes } from './hooks/routes';
 import { ServeDefaults } from './defaults';
 
 import type { KeyObject } from 'node:crypto';
@@ -140,6 +141,7 @@ export async function buildServeApp(deps: ServeDeps): Promise<{ app: FastifyInst
   registerOpenApiRoute(typed);
   registerReleaseRoutes(typed, deps);
   registerVersionRoutes(typed, deps);
+  await registerHookRoutes(typed, deps);
   await app.ready();
   return { app, routes };
 }

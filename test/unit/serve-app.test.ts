@@ -207,7 +207,7 @@ describe('tandem serve app', () => {
     const served = routes.map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
     assert.deepEqual(documented.sort(), served.sort());
     assert.ok(served.includes('POST /api/models/{model}/environments/{env}/release/approve'));
-    assert.equal(served.length, 13);
+    assert.equal(served.length, 16, 'the API\'s 14 routes and the two webhooks');
   });
 
   it('the log has each request with its caller, and never a token', () => {

@@ -18,7 +18,7 @@ import { parse, stringify } from 'yaml';
 import { labelFilters } from '../../../src/naming/docker';
 import { RegistryClient } from '../../../src/activities/image/registry';
 import { commitTag } from '../../../src/naming/docker';
-import { serveRepository, type GitServer } from './git-http';
+import { serveRepository, type GitServer } from '../../helpers/git-http';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const ENV = 'local';
