@@ -28,8 +28,8 @@ import type { SignIn } from './auth/sign-in';
 import { registerVersionRoutes } from './routes/versions';
 import { registerHookRoutes } from './hooks/routes';
 import { ServeDefaults } from './defaults';
-
 import type { KeyObject } from 'node:crypto';
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** what the caller must be allowed to do; "public" routes need no credentials */
@@ -48,12 +48,12 @@ export interface ServeDeps {
   providers: AuthProvider[];
   /** sign-in with OpenID Connect (serve.oidc): its routes and the CSRF check of session cookies */
   signIn?: SignIn;
-  /** Fastify's logger option, or a logger instance */
   /**
    * serve.signingKeyFile's Ed25519 key: every start and operator action is signed with the
    * caller's identity, so the workflow records it as verified (via api) and applies the policy to it
    */
   signingKey?: KeyObject;
+  /** Fastify's logger option, or a logger instance */
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyBaseLogger;
   bodyLimit?: number;

@@ -58,9 +58,9 @@ export function toErrorBody(err: unknown): ErrorBody {
   }
   if (err instanceof NotFoundError) return errorBody(404, err.message);
   if (err instanceof BadInputError) return errorBody(400, err.message);
-  if (err instanceof RefusedError) return errorBody(409, err.message);
   // Refused by the approval policy: the caller is known but may not do this (the message names the rule).
   if (err instanceof PolicyRefusedError) return errorBody(403, err.message);
+  if (err instanceof RefusedError) return errorBody(409, err.message);
   const status = (err as FastifyError).statusCode;
   // Fastify's own refusals (malformed JSON, body too large, unsupported content type) say why.
   if (typeof status === 'number' && status >= 400 && status < 500) return errorBody(status, (err as Error).message);
