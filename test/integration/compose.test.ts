@@ -4,8 +4,8 @@
  * documented commands, each its own process — `docker compose up -d --wait`, every service healthy
  * (the two one-shots exited 0), one release of the example model through the composed stack with
  * `docker compose run --rm tandem release start … --wait`, `tandem versions`, a prediction through
- * the composed gateway, the release listed by tandem's search attributes in the composed Temporal,
- * then `docker compose down -v`, leaving no container, volume or network of the project behind.
+ * the composed gateway, the release listed by tandem's search attributes in the composed Temporal
+ * and by tandem-serve's API (with a bearer token of the mounted configuration; 401 without), then `docker compose down -v`, leaving no container, volume or network of the project behind.
  *
  * Isolation from whatever else runs on this engine (the demo, other tests): its own project name,
  * free ports on 127.0.0.1 for everything published, its own model name and Docker network in its
@@ -15,12 +15,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/temporal';
+import { hashToken } from '../../src/serve/auth/token-hash';
+import { parseConfig } from '../../src/config/load';
 import { createExampleRepo } from '../../scripts/example-repo';
 
 const ID = randomBytes(4).toString('hex');
@@ -28,7 +30,9 @@ const PROJECT = `tandem-it-${ID}`;
 const MODEL = `fd-compose-${ID}`;
 const NETWORK = `tandem-it-${ID}`;
 const TANDEM_UID = 10001; // the user of tandem's image
-const LONG_RUNNING = ['postgres', 'temporal', 'temporal-ui', 'registry', 'tandem-gateway', 'tandem-worker-1', 'tandem-worker-2'];
+const LONG_RUNNING = ['postgres', 'temporal', 'temporal-ui', 'registry', 'tandem-gateway', 'tandem-worker-1', 'tandem-worker-2', 'tandem-serve'];
+/** the bearer token of the stack's API; its hash goes into the mounted configuration */
+const API_TOKEN = randomBytes(32).toString('hex');
 const ONE_SHOTS = ['temporal-schema', 'temporal-setup'];
 
 interface Result {
@@ -122,7 +126,7 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
       }
       process.stderr.write(`compose images ready in ${Math.round((Date.now() - started) / 1000)} s\n`);
 
-      for (const name of ['temporal', 'ui', 'registry', 'gateway', 'gatewayAdmin', 'worker1', 'worker2']) ports[name] = await freePort();
+      for (const name of ['temporal', 'ui', 'registry', 'gateway', 'gatewayAdmin', 'worker1', 'worker2', 'serve']) ports[name] = await freePort();
 
       // The example model's repository, readable by the image's user, mounted into the tandem services.
       const repo = join(work, 'fraud-detector');
@@ -143,6 +147,8 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
           '      buildArgs: { BASE_IMAGE: tandem/node-base:20 }',
           'models:',
           `  ${MODEL}: { repo: /srv/git/fraud-detector, environment: local }`,
+          'serve:',
+          `  tokens: [{ name: compose-test, sha256: ${hashToken(API_TOKEN)}, groups: [ci] }]`,
           '',
         ].join('\n'),
       );
@@ -165,6 +171,7 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
         TANDEM_GATEWAY_ADMIN_PORT: String(ports.gatewayAdmin),
         TANDEM_WORKER_1_HEALTH_PORT: String(ports.worker1),
         TANDEM_WORKER_2_HEALTH_PORT: String(ports.worker2),
+        TANDEM_SERVE_PORT: String(ports.serve),
         TANDEM_CONFIG_FILE: config,
       };
       delete env.COMPOSE_PROJECT_NAME;
@@ -187,6 +194,9 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
     assert.equal(config.code, 0, config.stderr);
     const services = await compose(['config', '--services']);
     assert.deepEqual(services.stdout.trim().split('\n').sort(), [...LONG_RUNNING, ...ONE_SHOTS].sort());
+    // the configuration it ships is valid, and lets no caller into tandem-serve until a token is added
+    const shipped = parseConfig(readFileSync(join(ROOT, 'deploy/compose/tandem.config.yaml'), 'utf8'), 'deploy/compose/tandem.config.yaml');
+    assert.deepEqual(shipped.serve?.tokens, []);
   });
 
   // One story, its steps in order: each needs the stack the step before it left.
@@ -217,6 +227,7 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
       assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'Temporal Web UI');
       assert.equal((await fetch(`http://127.0.0.1:${ports.registry}/v2/`)).status, 200, 'registry');
       assert.equal((await fetch(`http://127.0.0.1:${ports.gatewayAdmin}/_tandem/healthz`)).status, 200, 'gateway admin');
+      assert.equal((await fetch(`http://127.0.0.1:${ports.serve}/healthz`)).status, 200, 'tandem-serve');
       for (const port of [ports.worker1, ports.worker2]) assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `worker on ${port}`);
       // two workers, told apart by Temporal: each polls the task queue under its own --identity
       const temporal = execFileSync('bash', ['scripts/temporal-up.sh', '--print-binary'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -273,6 +284,14 @@ describe('docker-compose.yml', { timeout: 30 * 60_000 }, () => {
       const listed = await runProcess(temporal, ['workflow', 'list', '--address', `127.0.0.1:${ports.temporal}`, '--namespace', 'default', '--query', `TandemModel="${MODEL}" AND TandemVersion="v1.0.0"`, '--output', 'json']);
       assert.equal(listed.code, 0, listed.stderr);
       assert.ok((JSON.parse(listed.stdout || '[]') as unknown[]).length >= 1, `no release listed by search attributes:\n${listed.stdout}`);
+
+      // tandem-serve lists it for a token of the mounted configuration, and refuses a caller without one
+      const api = `http://127.0.0.1:${ports.serve}/api/releases?state=all&model=${MODEL}`;
+      assert.equal((await fetch(api)).status, 401);
+      const fromApi = await fetch(api, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+      const releases = (await fromApi.json()) as { model: string; version: string; status: string }[];
+      assert.equal(fromApi.status, 200, JSON.stringify(releases));
+      assert.deepEqual(releases.map((r) => [r.model, r.version, r.status]), [[MODEL, 'v1.0.0', 'COMPLETED']]);
     });
 
     await t.test('goes away with `docker compose down -v`, leaving no container, volume or network behind', { timeout: 5 * 60_000 }, async () => {
