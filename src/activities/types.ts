@@ -94,9 +94,29 @@ export interface SetTrafficInput extends ModelRef {
 /** Defined once, with its schema, in src/shared/traffic-state.ts. */
 export type { TrafficState };
 
+/** Conditions on the candidate relative to the stable version measured in the same window. */
+export interface StableComparison {
+  /** candidate error rate ≤ stable error rate + maxIncrease (0..1: 0.01 is one point) */
+  errorRate?: { maxIncrease: number };
+  /** candidate p95 ≤ maxRatio × stable p95 */
+  p95?: { maxRatio: number };
+}
 export interface AnalysisInput extends VersionRef {
-  rule: { maxErrorRate: number; maxP95LatencyMs?: number; minRequests: number };
+  rule: { maxErrorRate: number; maxP95LatencyMs?: number; minRequests: number; compare?: StableComparison };
   windowMs: number;
+  /** the version serving the rest of the traffic, measured beside the candidate when rule.compare is set */
+  stable?: string;
+}
+/** One condition of rule.compare, as judged. */
+export interface ComparisonResult {
+  metric: 'errorRate' | 'p95LatencyMs';
+  candidate?: number;
+  stable?: number;
+  /** e.g. `≤ stable + 1 point`, `≤ 1.2 × stable` */
+  condition: string;
+  /** the condition's number: maxIncrease for errorRate, maxRatio for p95LatencyMs */
+  limit: number;
+  verdict: 'pass' | 'fail' | 'inconclusive';
 }
 export interface AnalysisResult {
   outcome: 'pass' | 'fail' | 'inconclusive';
@@ -104,6 +124,9 @@ export interface AnalysisResult {
   errorRate: number;
   p95LatencyMs?: number;
   detail: string;
+  /** the stable version's side of the window, when rule.compare is set and there is one */
+  stable?: { version: string; requests: number; errorRate: number; p95LatencyMs?: number };
+  comparisons?: ComparisonResult[];
 }
 
 export interface RetireInput extends ModelRef {

@@ -58,6 +58,19 @@ const waitStep = <S extends string, F extends string>(step: S, field: F, bound: 
   z.object({ [step]: z.object({ [field]: duration(bound).optional().describe(description) } as Record<F, z.ZodOptional<ReturnType<typeof duration>>>).strict() } as Record<S, z.ZodObject<Record<F, z.ZodOptional<ReturnType<typeof duration>>>>>).strict();
 const pauseStep = waitStep('pause', 'duration', DURATION_BOUNDS.pause, 'Without a duration the release waits for `resume`.');
 const approvalStep = waitStep('approval', 'timeout', DURATION_BOUNDS.approval, 'Without approval by then the release rolls back.');
+/** Conditions on the candidate relative to the stable version, measured in the same window. */
+const stableComparison = z
+  .object({
+    errorRate: z
+      .object({ maxIncrease: z.number().min(0).max(1).describe('Highest accepted excess over the stable error rate: 0.01 is one point.') })
+      .strict()
+      .optional(),
+    p95: z.object({ maxRatio: z.number().positive().describe('Highest accepted candidate p95 as a multiple of the stable p95.') }).strict().optional(),
+  })
+  .strict()
+  .refine((c) => c.errorRate !== undefined || c.p95 !== undefined, 'names no comparison; give errorRate: { maxIncrease } or p95: { maxRatio }, or leave compare out')
+  .describe('Compare the new version with the stable version measured side by side in the same window (both need minRequests).');
+
 const analysisStep = z
   .object({
     analysis: z
@@ -67,6 +80,7 @@ const analysisStep = z
         interval: duration(DURATION_BOUNDS.analysisInterval).default('10s'),
         count: z.number().int().min(1).max(MAX_ANALYSIS_COUNT).default(3).describe('How many measurements, one per interval.'),
         minRequests: z.number().int().min(0).default(10).describe('Fewer requests in a window make it inconclusive, not failed.'),
+        compare: stableComparison.optional(),
       })
       .strict(),
   })

@@ -3,6 +3,7 @@
  * derived from the spec's strategy. Pure and deterministic: the workflow runs it, tests check it.
  */
 import type { Spec } from '../model-spec/schema';
+import type { AnalysisInput } from '../activities/types';
 import { durationMs } from '../shared/duration';
 
 export type PlanStep =
@@ -13,7 +14,7 @@ export type PlanStep =
       kind: 'analysis';
       intervalMs: number;
       count: number;
-      rule: { maxErrorRate: number; maxP95LatencyMs?: number; minRequests: number };
+      rule: AnalysisInput['rule'];
     }
   | { kind: 'promote' };
 
@@ -40,7 +41,7 @@ export function rolloutPlan(rollout: Spec['rollout']): PlanStep[] {
           kind: 'analysis',
           intervalMs: durationMs(a.interval),
           count: a.count,
-          rule: { maxErrorRate: a.maxErrorRate, maxP95LatencyMs: a.maxP95LatencyMs, minRequests: a.minRequests },
+          rule: { maxErrorRate: a.maxErrorRate, maxP95LatencyMs: a.maxP95LatencyMs, minRequests: a.minRequests, ...(a.compare ? { compare: a.compare } : {}) },
         };
       });
       steps.push({ kind: 'promote' });
@@ -63,7 +64,7 @@ export function describeStep(step: PlanStep, version: string): string {
     case 'approval':
       return step.timeoutMs === undefined ? 'wait for approval' : `wait for approval (timeout ${formatMs(step.timeoutMs)})`;
     case 'analysis':
-      return `analyse ${version}: ${step.count} × ${formatMs(step.intervalMs)}, error rate ≤ ${step.rule.maxErrorRate * 100}%`;
+      return `analyse ${version}: ${step.count} × ${formatMs(step.intervalMs)}, error rate ≤ ${step.rule.maxErrorRate * 100}%${step.rule.compare ? ', compared with stable' : ''}`;
     case 'promote':
       return `promote ${version} to 100%`;
   }

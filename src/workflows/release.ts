@@ -475,6 +475,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
             version,
             rule: step.rule,
             windowMs: step.intervalMs,
+            // Only when it compares, so rounds without comparisons send what they always sent.
+            ...(step.rule.compare && stable ? { stable } : {}),
           });
           results.push(`${round}: ${result.outcome} (${result.detail})`);
           note(`analysis ${round}/${step.count} of ${version}: ${result.outcome} — ${result.detail}`);

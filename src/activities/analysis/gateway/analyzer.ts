@@ -10,7 +10,7 @@ import { describeGatewayToken, type GatewayToken, readGatewayToken } from '../..
 import type { Analyzer } from '../../target';
 import type { AnalysisInput, AnalysisResult } from '../../types';
 import { waitWindow } from '../../wait';
-import { judgeMeasures } from '../verdict';
+import { judgeWithStable } from '../compare';
 import { difference, measuresOf, parseMetricsJson, snapshotOf, type TrafficSnapshot } from './snapshot';
 
 export interface GatewayAnalyzerOptions {
@@ -34,20 +34,30 @@ export class GatewayAnalyzer implements Analyzer {
 
   /**
    * Reads the version's counters now and again after `input.windowMs`, heartbeating meanwhile, and
-   * judges the requests it received in between (verdict.ts). Throws a plain (retryable) Error when
-   * the metrics cannot be read or the gateway refuses the token, and the signal's reason when
-   * aborted.
+   * judges the requests it received in between (verdict.ts). With rule.compare, the stable
+   * version's counters come from the same two readings, so both are measured over the very same
+   * window, and the candidate is also judged against them (compare.ts). Throws a plain (retryable)
+   * Error when the metrics cannot be read or the gateway refuses the token, and the signal's
+   * reason when aborted.
    */
   async analyze(input: AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<AnalysisResult> {
+    const stable = input.rule.compare ? input.stable : undefined;
+    const versions = stable === undefined ? [input.version] : [input.version, stable];
     const startedAt = Date.now();
-    const start = await this.readSnapshot(input.model, input.version, signal);
+    const start = await this.readSnapshots(input.model, versions, signal);
     await waitWindow(startedAt, input.windowMs, this.options.heartbeatEveryMs ?? 5000, heartbeat, signal);
-    const end = await this.readSnapshot(input.model, input.version, signal);
-    return judgeMeasures(measuresOf(difference(start, end)), input.rule);
+    const end = await this.readSnapshots(input.model, versions, signal);
+    const [candidate, stableWindow] = versions.map((_, i) => measuresOf(difference(start[i]!, end[i]!)));
+    return judgeWithStable(candidate!, stable === undefined ? undefined : { version: stable, measures: stableWindow! }, input.rule);
   }
 
   /** The version's counters now. Throws a plain Error when the gateway does not answer them. */
   async readSnapshot(model: string, version: string, signal?: AbortSignal): Promise<TrafficSnapshot> {
+    return (await this.readSnapshots(model, [version], signal))[0]!;
+  }
+
+  /** The counters of each of `versions`, from one reading of the metrics. Throws as readSnapshot. */
+  async readSnapshots(model: string, versions: readonly string[], signal?: AbortSignal): Promise<TrafficSnapshot[]> {
     const headers = { authorization: `Bearer ${await readGatewayToken(this.credentials)}` };
     let status: number;
     let text: string;
@@ -71,6 +81,7 @@ export class GatewayAnalyzer implements Analyzer {
     } catch {
       throw new Error(`cannot read gateway metrics at ${this.metricsUrl}: not JSON: ${text.slice(0, 200)}`);
     }
-    return snapshotOf(parseMetricsJson(body), model, version);
+    const metrics = parseMetricsJson(body);
+    return versions.map((version) => snapshotOf(metrics, model, version));
   }
 }

@@ -16,6 +16,7 @@ import { fetchText } from '../../../shared/http';
 import type { Analyzer } from '../../target';
 import type { AnalysisInput, AnalysisResult } from '../../types';
 import { waitWindow } from '../../wait';
+import { judgeWithStable } from '../compare';
 import { judgeMeasures } from '../verdict';
 import { promDuration, renderQuery, sampleValue } from './query';
 
@@ -57,26 +58,32 @@ export class PrometheusAnalyzer implements Analyzer {
    * the window, not after it), waits `input.windowMs` heartbeating every few seconds, then runs
    * them at the window's end and judges: `inconclusive` when the request count is below
    * rule.minRequests or a query the rule needs returned nothing; `fail` when the error rate or the
-   * p95 latency exceeds the rule; else `pass`. Throws a plain (retryable) Error when Prometheus
-   * cannot be reached or answers 5xx, a non-retryable InvalidAnalysisQuery ApplicationFailure naming
-   * the query when Prometheus refuses it, and the signal's reason when aborted.
+   * p95 latency exceeds the rule; else `pass`. With rule.compare the same queries run for the
+   * stable version at the same instants, over the same range, and the candidate is also judged
+   * against it (compare.ts; a stable version without series counts as one without requests).
+   * Throws a plain (retryable) Error when Prometheus cannot be reached or answers 5xx, a
+   * non-retryable InvalidAnalysisQuery ApplicationFailure naming the query when Prometheus refuses
+   * it, and the signal's reason when aborted.
    */
   async analyze(input: AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<AnalysisResult> {
+    const stable = input.rule.compare ? input.stable : undefined;
+    const versions = stable === undefined ? [input.version] : [input.version, stable];
     const startedAt = Date.now();
-    await this.readAll(input, startedAt, signal);
+    await Promise.all(versions.map((version) => this.readAll(input, version, startedAt, signal)));
     await waitWindow(startedAt, input.windowMs, this.options.heartbeatEveryMs ?? 5000, heartbeat, signal);
-    const readings = await this.readAll(input, Date.now(), signal);
-    return this.judge(readings, input);
+    const at = Date.now();
+    const [candidate, stableReadings] = await Promise.all(versions.map((version) => this.readAll(input, version, at, signal)));
+    return this.judge(candidate!, stable === undefined ? undefined : { version: stable, readings: stableReadings! }, input);
   }
 
-  private judge(readings: Record<QueryName, Reading>, input: AnalysisInput): AnalysisResult {
+  private judge(readings: Record<QueryName, Reading>, stable: { version: string; readings: Record<QueryName, Reading> } | undefined, input: AnalysisInput): AnalysisResult {
     const { requests, errorRate, latencyP95 } = readings;
-    const nothing = (name: QueryName): AnalysisResult => ({
+    const nothing = (name: QueryName, version = input.version, of = readings): AnalysisResult => ({
       outcome: 'inconclusive',
       requests: Math.round(requests.value ?? 0),
       errorRate: 0,
       detail:
-        `the ${CONFIG_KEY[name]} returned nothing for ${input.model} ${input.version} (no series, or no data in the window): ${readings[name].promql}` +
+        `the ${CONFIG_KEY[name]} returned nothing for ${input.model} ${version} (no series, or no data in the window): ${of[name].promql}` +
         ' — check that Prometheus scrapes the version and that the query selects its metrics',
     });
     if (requests.value === undefined) return nothing('requests');
@@ -86,12 +93,19 @@ export class PrometheusAnalyzer implements Analyzer {
     const measures = { requests: count, errorRate: rate ?? 0, p95LatencyMs: latencyP95.value };
     if (count < input.rule.minRequests) return judgeMeasures(measures, input.rule); // inconclusive whatever the rest says
     if (rate === undefined) return nothing('errorRate');
-    if (input.rule.maxP95LatencyMs !== undefined && latencyP95.value === undefined && count > 0) return nothing('latencyP95');
-    return judgeMeasures(measures, input.rule);
+    const needsP95 = input.rule.maxP95LatencyMs !== undefined || input.rule.compare?.p95 !== undefined;
+    if (needsP95 && latencyP95.value === undefined && count > 0) return nothing('latencyP95');
+    if (!stable) return judgeWithStable(measures, undefined, input.rule);
+    const theirs = stable.readings;
+    const stableCount = Math.round(theirs.requests.value ?? 0);
+    const stableRate = theirs.errorRate.value ?? (stableCount === 0 ? 0 : undefined);
+    if (stableRate === undefined && stableCount >= input.rule.minRequests) return nothing('errorRate', stable.version, theirs);
+    const stableMeasures = { requests: stableCount, errorRate: stableRate ?? 0, p95LatencyMs: theirs.latencyP95.value };
+    return judgeWithStable(measures, { version: stable.version, measures: stableMeasures }, input.rule);
   }
 
-  private async readAll(input: AnalysisInput, at: number, signal: AbortSignal): Promise<Record<QueryName, Reading>> {
-    const vars = { model: input.model, version: input.version, namespace: this.options.namespace ?? '', window: promDuration(input.windowMs) };
+  private async readAll(input: AnalysisInput, version: string, at: number, signal: AbortSignal): Promise<Record<QueryName, Reading>> {
+    const vars = { model: input.model, version, namespace: this.options.namespace ?? '', window: promDuration(input.windowMs) };
     const names: QueryName[] = ['requests', 'errorRate', 'latencyP95'];
     const values = await Promise.all(names.map((name) => this.query(name, renderQuery(this.templates[name], vars), at, signal)));
     return Object.fromEntries(names.map((name, i) => [name, values[i]!])) as Record<QueryName, Reading>;
