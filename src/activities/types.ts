@@ -3,7 +3,7 @@
  * Workflows import this file for types only; implementations live in one folder per system
  * (git/, image/, docker/, kubernetes/, health/, traffic/) and are wired by createActivities().
  */
-import type { Spec } from '../model-spec/schema';
+import type { Spec, WebMetricRule } from '../model-spec/schema';
 import type { TrafficState } from '../shared/traffic-state';
 import type { ResolvedPolicy } from '../policy/resolve';
 import type { NotificationEvent } from '../naming/notifications';
@@ -102,7 +102,7 @@ export interface StableComparison {
   p95?: { maxRatio: number };
 }
 export interface AnalysisInput extends VersionRef {
-  rule: { maxErrorRate: number; maxP95LatencyMs?: number; minRequests: number; compare?: StableComparison };
+  rule: { maxErrorRate: number; maxP95LatencyMs?: number; minRequests: number; compare?: StableComparison; web?: WebMetricRule[] };
   windowMs: number;
   /** the version serving the rest of the traffic, measured beside the candidate when rule.compare is set */
   stable?: string;
@@ -118,6 +118,15 @@ export interface ComparisonResult {
   limit: number;
   verdict: 'pass' | 'fail' | 'inconclusive';
 }
+/** One web metric a round read, with the condition it was held to and what that gave. */
+export interface Measurement {
+  metric: string;
+  /** undefined when it could not be read (the result's detail says why) */
+  value?: number;
+  /** e.g. `>= 0.9`, `<= 0.2`, `0.1..0.3` */
+  condition: string;
+  verdict: 'pass' | 'fail' | 'inconclusive';
+}
 export interface AnalysisResult {
   outcome: 'pass' | 'fail' | 'inconclusive';
   requests: number;
@@ -127,6 +136,8 @@ export interface AnalysisResult {
   /** the stable version's side of the window, when rule.compare is set and there is one */
   stable?: { version: string; requests: number; errorRate: number; p95LatencyMs?: number };
   comparisons?: ComparisonResult[];
+  /** the web metrics read at the end of the window, when the step names any */
+  measurements?: Measurement[];
 }
 
 export interface RetireInput extends ModelRef {

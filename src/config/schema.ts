@@ -167,6 +167,29 @@ const gatewayAnalysisSchema = z
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name, e.g. TANDEM_SLACK_URL');
 
+/** Where the worker finds one header's value: an environment variable or a file, never the value. */
+const headerSecretSchema = z
+  .object({
+    env: envVarName.optional().describe('Environment variable of the worker that holds the header\'s whole value, e.g. `Bearer <token>`.'),
+    file: z.string().min(1).optional().describe('File that holds the header\'s value (e.g. a mounted secret), read at each request.'),
+  })
+  .strict()
+  .superRefine((secret, ctx) => {
+    if (!secret.env === !secret.file) {
+      ctx.addIssue({ code: 'custom', path: ['env'], message: secret.env ? 'give env or file, not both' : 'is required: name the environment variable (env) or file (file) that holds the header\'s value' });
+    }
+  });
+
+/** The worker's side of the web metrics a spec names: the headers their requests carry (secrets stay here, not in the spec). */
+const webAnalysisSchema = z
+  .object({
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name, e.g. Authorization'), headerSecretSchema)
+      .default({})
+      .describe('Headers sent with every web metric request of this environment, e.g. { Authorization: { env: QUALITY_TOKEN } }.'),
+  })
+  .strict();
+
 /**
  * One receiver of release notifications. Its address and token are secrets: the file names where
  * the worker finds them (an environment variable or a file), never the values.
@@ -221,12 +244,15 @@ export const environmentSchema = z
           .describe(
             'Judge canary analysis steps with the counters of this tandem gateway (the data plane of `tandem gateway --kubernetes`); a Docker environment routed by the gateway reads them without this.',
           ),
+        web: webAnalysisSchema
+          .optional()
+          .describe('Headers (from secrets of the worker) for the web metrics that analysis steps name in tandem.yaml (README, "Web metrics").'),
       })
       .strict()
       .superRefine((analysis, ctx) => {
         const given = [analysis.prometheus && 'prometheus', analysis.gateway && 'gateway'].filter(Boolean);
-        if (given.length !== 1) {
-          ctx.addIssue({ code: 'custom', message: given.length ? 'give one of prometheus or gateway, not both' : 'needs prometheus or gateway (where the metrics are read)' });
+        if (given.length > 1 || (given.length === 0 && !analysis.web)) {
+          ctx.addIssue({ code: 'custom', message: given.length ? 'give one of prometheus or gateway, not both' : 'needs prometheus or gateway (where the metrics are read), or web' });
         }
       })
       .optional()

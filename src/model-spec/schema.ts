@@ -58,6 +58,52 @@ const waitStep = <S extends string, F extends string>(step: S, field: F, bound: 
   z.object({ [step]: z.object({ [field]: duration(bound).optional().describe(description) } as Record<F, z.ZodOptional<ReturnType<typeof duration>>>).strict() } as Record<S, z.ZodObject<Record<F, z.ZodOptional<ReturnType<typeof duration>>>>>).strict();
 const pauseStep = waitStep('pause', 'duration', DURATION_BOUNDS.pause, 'Without a duration the release waits for `resume`.');
 const approvalStep = waitStep('approval', 'timeout', DURATION_BOUNDS.approval, 'Without approval by then the release rolls back.');
+
+/** Placeholders a web metric's URL may hold; each is replaced by its value, URL-encoded. */
+export const WEB_METRIC_PLACEHOLDERS = ['model', 'version', 'environment'] as const;
+/** Most web metrics per analysis step (each is one request per window). */
+export const MAX_WEB_METRICS = 20;
+
+/** A number read from the model team's own service: GET url, take the value at jsonPath, compare with min/max. */
+export const webMetricSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,62}$/, 'must be a short name such as precision or auc_7d').describe('Shown in status and in the failure reason.'),
+    url: z
+      .string()
+      .refine(onlyKnownPlaceholders, `may hold only the placeholders ${WEB_METRIC_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`)
+      .refine(isHttpUrlTemplate, 'must be an http(s) URL without credentials, e.g. https://quality.internal/models/{model}/versions/{version}/precision (a token goes in the worker\'s analysis.web.headers)')
+      .describe(
+        `GET here (with the headers the worker's analysis.web.headers name); ${WEB_METRIC_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} are replaced. The answer must be JSON.`,
+      ),
+    jsonPath: z.string().startsWith('$', 'must be a JSONPath starting with "$", e.g. $.value').describe('Where the number is in the JSON answer, e.g. $.value or $.metrics[0].precision.'),
+    min: z.number().optional().describe('Lowest accepted value.'),
+    max: z.number().optional().describe('Highest accepted value.'),
+    timeout: duration(DURATION_BOUNDS.healthTimeout).default('5s').describe('Deadline of the request.'),
+  })
+  .strict()
+  .refine((m) => m.min !== undefined || m.max !== undefined, { message: 'needs min or max (the bound the value must keep)', path: ['min'] })
+  .refine((m) => m.min === undefined || m.max === undefined || m.min <= m.max, { message: 'is above max', path: ['min'] });
+
+/** A web metric as an analysis round receives it (rollout plan -> activity input): its timeout in ms. */
+export interface WebMetricRule {
+  name: string;
+  /** the template, placeholders not yet filled */
+  url: string;
+  jsonPath: string;
+  min?: number;
+  max?: number;
+  timeoutMs: number;
+}
+
+function onlyKnownPlaceholders(template: string): boolean {
+  return [...template.matchAll(/\{([^{}]*)\}/g)].every((m) => (WEB_METRIC_PLACEHOLDERS as readonly string[]).includes(m[1]!));
+}
+
+/** http(s)://host... once the placeholders are filled, with no user:password@ (secrets stay with the worker). */
+function isHttpUrlTemplate(template: string): boolean {
+  return /^https?:\/\/[^/?#\s@]+(?:[/?#]\S*)?$/.test(template.replace(/\{[^{}]*\}/g, 'x'));
+}
+
 /** Conditions on the candidate relative to the stable version, measured in the same window. */
 const stableComparison = z
   .object({
@@ -81,6 +127,13 @@ const analysisStep = z
         count: z.number().int().min(1).max(MAX_ANALYSIS_COUNT).default(3).describe('How many measurements, one per interval.'),
         minRequests: z.number().int().min(0).default(10).describe('Fewer requests in a window make it inconclusive, not failed.'),
         compare: stableComparison.optional(),
+        web: z
+          .array(webMetricSchema)
+          .min(1, 'lists no metric; leave web out instead')
+          .max(MAX_WEB_METRICS, `at most ${MAX_WEB_METRICS} web metrics`)
+          .refine((ms) => new Set(ms.map((m) => m.name)).size === ms.length, 'names a metric twice; give each a name of its own')
+          .optional()
+          .describe('Numbers read from your own service at the end of each window (README, "Web metrics"); one outside its bound fails the analysis.'),
       })
       .strict(),
   })

@@ -2,7 +2,7 @@
  * The rollout plan: the list of steps a release walks through after the new version is verified,
  * derived from the spec's strategy. Pure and deterministic: the workflow runs it, tests check it.
  */
-import type { Spec } from '../model-spec/schema';
+import type { Spec, WebMetricRule } from '../model-spec/schema';
 import type { AnalysisInput } from '../activities/types';
 import { durationMs } from '../shared/duration';
 
@@ -41,13 +41,24 @@ export function rolloutPlan(rollout: Spec['rollout']): PlanStep[] {
           kind: 'analysis',
           intervalMs: durationMs(a.interval),
           count: a.count,
-          rule: { maxErrorRate: a.maxErrorRate, maxP95LatencyMs: a.maxP95LatencyMs, minRequests: a.minRequests, ...(a.compare ? { compare: a.compare } : {}) },
+          rule: { maxErrorRate: a.maxErrorRate, maxP95LatencyMs: a.maxP95LatencyMs, minRequests: a.minRequests, ...(a.compare ? { compare: a.compare } : {}), ...webRule(a.web) },
         };
       });
       steps.push({ kind: 'promote' });
       return steps;
     }
   }
+}
+
+/** The step's web metrics as the activity takes them; nothing when there are none, so such a rule stays as it was (replay). */
+function webRule(web: Array<Omit<WebMetricRule, 'timeoutMs'> & { timeout: string }> | undefined): { web?: WebMetricRule[] } {
+  return web ? { web: web.map(({ timeout, ...metric }) => ({ ...metric, timeoutMs: durationMs(timeout) })) } : {};
+}
+
+/** A web metric's bound as people write it: `>= 0.9`, `<= 0.2`, or `0.1..0.3` for both. */
+export function webCondition(metric: { min?: number | undefined; max?: number | undefined }): string {
+  if (metric.min !== undefined && metric.max !== undefined) return `${metric.min}..${metric.max}`;
+  return metric.min !== undefined ? `>= ${metric.min}` : `<= ${metric.max}`;
 }
 
 function optionalMs(text: string | undefined): number | undefined {
@@ -64,7 +75,7 @@ export function describeStep(step: PlanStep, version: string): string {
     case 'approval':
       return step.timeoutMs === undefined ? 'wait for approval' : `wait for approval (timeout ${formatMs(step.timeoutMs)})`;
     case 'analysis':
-      return `analyse ${version}: ${step.count} × ${formatMs(step.intervalMs)}, error rate ≤ ${step.rule.maxErrorRate * 100}%${step.rule.compare ? ', compared with stable' : ''}`;
+      return `analyse ${version}: ${step.count} × ${formatMs(step.intervalMs)}, error rate ≤ ${step.rule.maxErrorRate * 100}%${step.rule.compare ? ', compared with stable' : ''}${(step.rule.web ?? []).map((m) => `, ${m.name} ${webCondition(m)}`).join('')}`;
     case 'promote':
       return `promote ${version} to 100%`;
   }

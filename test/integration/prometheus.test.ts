@@ -21,6 +21,7 @@ import type { AnalysisInput } from '../../src/activities/types';
 import { ConfigError, parseConfig } from '../../src/config/load';
 import { FailureType } from '../../src/errors';
 import { buildEnvironments } from '../../src/environments';
+import type { WebMetricsAnalyzer } from '../../src/activities/analysis/web/analyzer';
 
 const ROOT = path.join(__dirname, '..', '..');
 const EXAMPLE = path.join(ROOT, 'examples', 'fraud-detector');
@@ -219,8 +220,8 @@ models:
   it('chooses the PrometheusAnalyzer for an environment that names a Prometheus, the gateway analyzer otherwise', () => {
     const withPrometheus = parseConfig(config('    analysis: { prometheus: { url: "http://127.0.0.1:9090" } }'));
     assert.deepEqual(withPrometheus.environments.local!.analysis, { prometheus: { url: 'http://127.0.0.1:9090' } });
-    assert.ok(buildEnvironments(withPrometheus, os.tmpdir()).local!.analyzer instanceof PrometheusAnalyzer);
-    assert.ok(buildEnvironments(parseConfig(config('')), os.tmpdir()).local!.analyzer instanceof GatewayAnalyzer);
+    assert.ok((buildEnvironments(withPrometheus, os.tmpdir()).local!.analyzer as WebMetricsAnalyzer).traffic instanceof PrometheusAnalyzer);
+    assert.ok((buildEnvironments(parseConfig(config('')), os.tmpdir()).local!.analyzer as WebMetricsAnalyzer).traffic instanceof GatewayAnalyzer);
   });
 
   it('names the key of a bad URL or an unknown placeholder', () => {

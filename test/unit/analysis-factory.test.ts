@@ -25,12 +25,12 @@ const input = { model: 'fraud-detector', environment: 'local', version: 'v2', ru
 
 describe('createAnalyzer', () => {
   it('chooses Prometheus when the environment names one, Docker or Kubernetes', () => {
-    assert.ok(createAnalyzer('local', docker(PROMETHEUS).environments.local!, { gatewayToken: { token: 't' } }) instanceof PrometheusAnalyzer);
-    assert.ok(createAnalyzer('local', kubernetes(PROMETHEUS).environments.local!) instanceof PrometheusAnalyzer);
+    assert.ok(createAnalyzer('local', docker(PROMETHEUS).environments.local!, { gatewayToken: { token: 't' } }).traffic instanceof PrometheusAnalyzer);
+    assert.ok(createAnalyzer('local', kubernetes(PROMETHEUS).environments.local!).traffic instanceof PrometheusAnalyzer);
   });
 
   it("chooses the gateway's metrics for a Docker environment without Prometheus, and needs its token", () => {
-    assert.ok(createAnalyzer('local', docker().environments.local!, { gatewayToken: { token: 't' } }) instanceof GatewayAnalyzer);
+    assert.ok(createAnalyzer('local', docker().environments.local!, { gatewayToken: { token: 't' } }).traffic instanceof GatewayAnalyzer);
     assert.throws(() => createAnalyzer('local', docker().environments.local!), /environments\.local: .*admin token/);
   });
 

@@ -10,6 +10,7 @@ import { GatewayAnalyzer } from '../../src/activities/analysis/gateway/analyzer'
 import { PrometheusAnalyzer } from '../../src/activities/analysis/prometheus/analyzer';
 import { ConfigError, parseConfig } from '../../src/config/load';
 import { buildEnvironments } from '../../src/environments';
+import type { WebMetricsAnalyzer } from '../../src/activities/analysis/web/analyzer';
 
 const config = (target: string, traffic: string, analysis: string): ReturnType<typeof parseConfig> =>
   parseConfig(`
@@ -28,9 +29,9 @@ describe('analysis.gateway', () => {
   it('gives a Kubernetes environment the gateway analyzer, with the token it is given', () => {
     const env = kubernetes('{ gateway: { url: "http://127.0.0.1:7071", tokenFile: /tmp/admin-token } }').environments.local!;
     assert.deepEqual(env.analysis, { gateway: { url: 'http://127.0.0.1:7071', tokenEnv: 'TANDEM_GATEWAY_TOKEN', tokenFile: '/tmp/admin-token' } });
-    assert.ok(createAnalyzer('local', env, { gatewayToken: { token: 't' } }) instanceof GatewayAnalyzer);
+    assert.ok(createAnalyzer('local', env, { gatewayToken: { token: 't' } }).traffic instanceof GatewayAnalyzer);
     assert.throws(() => createAnalyzer('local', env), /environments\.local\.analysis\.gateway: .*admin token/);
-    assert.ok(createAnalyzer('local', kubernetes('{ prometheus: { url: "http://127.0.0.1:9090" } }').environments.local!) instanceof PrometheusAnalyzer);
+    assert.ok(createAnalyzer('local', kubernetes('{ prometheus: { url: "http://127.0.0.1:9090" } }').environments.local!).traffic instanceof PrometheusAnalyzer);
   });
 
   it('is validated at load, the message naming the field', () => {
@@ -51,7 +52,7 @@ describe('analysis.gateway', () => {
     try {
       assert.throws(() => buildEnvironments(cfg, '/tmp/tandem-unit-cache'), (error: Error) => error instanceof ConfigError && /environments\.local\.analysis\.gateway\.tokenFile: no admin token for the gateway at http:\/\/127\.0\.0\.1:7171/.test(error.message));
       process.env.TANDEM_TEST_UNSET_TOKEN = 'analysis-token';
-      assert.ok(buildEnvironments(cfg, '/tmp/tandem-unit-cache').local!.analyzer instanceof GatewayAnalyzer);
+      assert.ok((buildEnvironments(cfg, '/tmp/tandem-unit-cache').local!.analyzer as WebMetricsAnalyzer).traffic instanceof GatewayAnalyzer);
     } finally {
       delete process.env.TANDEM_TEST_TRAFFIC_TOKEN;
       delete process.env.TANDEM_TEST_UNSET_TOKEN;
