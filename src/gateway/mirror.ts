@@ -8,6 +8,7 @@
 import http from 'node:http';
 import { MIRROR_OF_HEADER } from '../naming/headers';
 import type { GatewayMetrics } from './metrics';
+import { upstreamAgent } from './upstream-agent';
 
 export interface MirrorOptions {
   metrics: GatewayMetrics;
@@ -46,7 +47,7 @@ export function createRequestMirror(options: MirrorOptions): RequestMirror {
   const { metrics, upstreamTimeoutMs } = options;
   const maxInFlight = options.maxInFlight ?? 64;
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
+  const agent = upstreamAgent(maxInFlight);
   let inFlight = 0;
 
   const copy = (req: http.IncomingMessage, target: MirrorTarget): void => {

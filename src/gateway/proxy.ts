@@ -19,6 +19,7 @@ import { isModelName } from '../naming/model';
 import { headerValue, sendJson } from './http-json';
 import type { GatewayMetrics } from './metrics';
 import { createRequestMirror } from './mirror';
+import { upstreamAgent } from './upstream-agent';
 import { pickWeighted, splitModelPath } from './routes';
 import type { RoutingTable } from './table';
 
@@ -44,7 +45,7 @@ export interface ModelProxy {
 export function createModelProxy(options: ModelProxyOptions): ModelProxy {
   const { table, metrics, upstreamTimeoutMs } = options;
   const random = options.random ?? Math.random;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const agent = upstreamAgent(256);
   const proxy = httpProxy.createProxyServer({ xfwd: true, agent });
   const mirror = createRequestMirror({ metrics, upstreamTimeoutMs, maxInFlight: options.maxMirrorsInFlight });
   const roundRobin = new Map<string, number>();

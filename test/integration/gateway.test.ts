@@ -526,6 +526,37 @@ describe('tandem gateway upstream timeout', () => {
   });
 });
 
+describe('the gateway\'s upstream connections', () => {
+  it('closes a kept-alive connection it has not used for 4 s, before the model server\'s 5 s keep-alive timeout can race a request', async () => {
+    const stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
+    const gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, log: () => undefined });
+    // The server would keep connections for 60 s: any close within the test comes from the gateway.
+    const closedByPeer: number[] = [];
+    const server = http.createServer((_req, res) => res.end('{}'));
+    server.keepAliveTimeout = 60_000;
+    server.on('connection', (socket) => {
+      const opened = Date.now();
+      socket.once('end', () => closedByPeer.push(Date.now() - opened));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const model = `gwk-${RUN}`;
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      assert.equal((await admin(gateway, 'PUT', `models/${model}/versions/v1/endpoints`, { urls: [url] })).status, 200);
+      assert.equal((await admin(gateway, 'PUT', `models/${model}/traffic`, { weights: { v1: 100 } })).status, 200);
+      assert.deepEqual(await servedBy(`${gateway.url}/${model}/predict`, 1), ['200:v1']);
+      await sleep(2_000);
+      assert.deepEqual(closedByPeer, [], 'kept for reuse while recently used');
+      for (let i = 0; i < 40 && closedByPeer.length === 0; i++) await sleep(250);
+      assert.equal(closedByPeer.length, 1, 'the gateway closed its idle connection');
+    } finally {
+      await gateway.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections());
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the gateway admin token', () => {
   it('is taken from the environment variable, else generated at each start into <state-dir>/admin-token (0600)', async () => {
     const stateDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-gateway-'));
