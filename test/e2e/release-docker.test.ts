@@ -94,7 +94,8 @@ describe('release on the embedded default (Docker target + gateway)', { timeout:
 
     await t.test('rollback --to an older running version is a traffic switch; a version that is not running is refused', async () => {
       const result = await stack.client.rollback({ model: MODEL, environment: ENV, to: 'v1.0.0', requestedBy: 'e2e' });
-      assert.deepEqual(result, { from: 'v1.1.0', to: 'v1.0.0', weights: { 'v1.0.0': 100 } });
+      // Unsigned (the client talks to Temporal directly): the record says so, and which policy rule let it.
+      assert.deepEqual(result, { from: 'v1.1.0', to: 'v1.0.0', weights: { 'v1.0.0': 100 }, by: 'e2e', via: 'temporal', rule: 'may rollback: anyone' });
       assert.deepEqual(await sample(stack.gateway.url, MODEL, 50), { 'v1.0.0': 50 });
       await assert.rejects(stack.client.rollback({ model: MODEL, environment: ENV, to: 'v1.2.0' }), (e: Error) => e instanceof RefusedError && /v1\.2\.0 is not running/.test(e.message));
     });
@@ -118,7 +119,7 @@ describe('release on the embedded default (Docker target + gateway)', { timeout:
       assert.deepEqual(await sample(stack.gateway.url, MODEL, 10, { 'X-Model-Version': 'v1.1.0' }), { 'v1.1.0': 10 });
       // The restart generated a new token into the state directory; the worker reads it from there.
       const result = await stack.client.rollback({ model: MODEL, environment: ENV, to: 'v1.1.0', requestedBy: 'e2e' });
-      assert.deepEqual(result, { from: 'v1.0.0', to: 'v1.1.0', weights: { 'v1.1.0': 100 } });
+      assert.deepEqual(result, { from: 'v1.0.0', to: 'v1.1.0', weights: { 'v1.1.0': 100 }, by: 'e2e', via: 'temporal', rule: 'may rollback: anyone' });
       assert.deepEqual(await sample(stack.gateway.url, MODEL, 20), { 'v1.1.0': 20 });
     });
   });

@@ -39,6 +39,7 @@ import { parse as parseYaml, parseDocument } from 'yaml';
 import { labelFilters } from '../../src/naming/docker';
 import { createGitActivities } from '../../src/activities/git/resolve-tag';
 import { createImageActivities } from '../../src/activities/image';
+import { createPolicyActivities } from '../../src/activities/policy/resolve-policy';
 import { MERGE } from '../../src/activities/kubernetes/client';
 import { KubernetesTarget } from '../../src/activities/kubernetes/target';
 import { createEnvironmentActivities } from '../../src/activities/release';
@@ -180,6 +181,8 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
     const activities = {
       ...createGitActivities({ cacheDir: join(workDir, 'git') }),
       ...createEnvironmentActivities({ [ENV]: environment }, () => Promise.reject(new Error('not used: verifyVersion is a double'))),
+      // The default policy (anyone, one approval), read as tandem worker reads it from a configuration without one.
+      ...createPolicyActivities({ sources: { environments: { [ENV]: {} }, models: {} } }),
       // Doubles: KWOK pods serve nothing, so the health check and the analysis cannot be real here.
       async verifyVersion(): Promise<VerifyResult> {
         doubles.verify++;
