@@ -8,6 +8,7 @@ import { GATEWAY_CONTROLLER_NAME } from '../naming/gateway';
 import { resolveAdminToken } from './admin-token';
 import type { EndpointDiscovery } from './discovery';
 import { startGateway } from './server';
+import { untilSignal } from '../shared/signals';
 
 export interface RunGatewayOptions {
   port: number;
@@ -59,15 +60,4 @@ export async function runGateway(options: RunGatewayOptions): Promise<void> {
   const signal = await untilSignal('SIGINT', 'SIGTERM');
   process.stdout.write(`tandem gateway: ${signal}, closing\n`);
   await gateway.close();
-}
-
-/** Resolves with the first of `signals` this process receives (and stops listening for the others). */
-function untilSignal(...signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      for (const s of signals) process.off(s, on);
-      resolve(signal);
-    };
-    for (const s of signals) process.on(s, on);
-  });
 }

@@ -12,6 +12,7 @@ import { sessionProvider } from './auth/session';
 import { createSignIn } from './auth/sign-in';
 import { BadInputError } from '../client/errors';
 import { loadSigningKey, SigningKeyError } from '../policy/sign';
+import { untilSignal } from '../shared/signals';
 
 export interface RunServeOptions {
   host: string;
@@ -53,15 +54,4 @@ function readSigningKey(config: Config): KeyObject | undefined {
     if (err instanceof SigningKeyError) throw new BadInputError(err.message);
     throw err;
   }
-}
-
-/** Resolves with the first of `signals` this process receives (and stops listening for the others). */
-function untilSignal(...signals: NodeJS.Signals[]): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      for (const s of signals) process.off(s, on);
-      resolve(signal);
-    };
-    for (const s of signals) process.on(s, on);
-  });
 }
