@@ -279,7 +279,7 @@ function around(status: ReleaseStatus, at: number): { before?: string; after?: s
  * first pattern and the first line after it the second.
  */
 const RECORD: Record<Stage, [RegExp, RegExp]> = {
-  resolve: [/^$/, /^tag \S+ is commit /],
+  resolve: [/^(started by |$)/, /^tag \S+ is commit /],
   build: [/^building image/, /^built /],
   push: [/^building image/, /^built /],
   deploy: [/^deploying /, /replicas of \S+ ready/],

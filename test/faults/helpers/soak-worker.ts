@@ -77,7 +77,15 @@ function activitiesFor(dir: string): ReleaseActivities {
     'restoreVersion',
     'retireVersions',
   ];
-  const activities = Object.fromEntries(names.map((name) => [name, (input: Input) => onWorld(name, input)])) as unknown as ReleaseActivities;
+  // The policy (the default: anyone, one approval) and the receivers of notifications (none) hold no
+  // state of the world: a world without versions answers them, with no lock.
+  const { resolvePolicy, notificationSinks, sendNotification } = createWorld({ specs: {} }).activities;
+  const activities = {
+    ...Object.fromEntries(names.map((name) => [name, (input: Input) => onWorld(name, input)])),
+    resolvePolicy,
+    notificationSinks,
+    sendNotification,
+  } as unknown as ReleaseActivities;
   activities.buildImage = async (input) => {
     await busy(BUILD_MS);
     return onWorld('buildImage', input) as ReturnType<ReleaseActivities['buildImage']>;
