@@ -8,7 +8,7 @@
  * Re-running starts again from nothing (the registry keeps its images: builds are then reused).
  *   --keep   leave the gateway, worker and API running at the end (Ctrl-C stops them)
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,9 @@ async function main() {
   const tokenFile = join(home, 'serve-token');
   rmSync(tokenFile, { force: true });
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  // serve signs what the token's holder does with this key; the worker checks it (same configuration).
+  const signingKeyFile = join(home, 'serve-signing.pem');
+  writeFileSync(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const stack = await startStack({
     model: MODEL,
     workDir: home,
@@ -49,7 +52,7 @@ async function main() {
     gatewayAdminPort: GATEWAY_ADMIN_PORT,
     taskQueue: 'tandem',
     quiet: true,
-    serve: { port: SERVE_PORT, tokens: [{ name: 'demo', sha256: hashToken(token), groups: ['operators'] }], access: { start: ['operators'], operate: ['operators'] } },
+    serve: { port: SERVE_PORT, tokens: [{ name: 'demo', sha256: hashToken(token), groups: ['operators'] }], access: { start: ['operators'], operate: ['operators'] }, signingKeyFile },
   });
   const api = stack.serve!.url;
   const listReleases = `curl -s -H "Authorization: Bearer $(cat ${tokenFile})" '${api}/api/releases?state=all'`;

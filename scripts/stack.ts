@@ -13,6 +13,7 @@ import type { Config } from '../src/config/schema';
 import { configSchema } from '../src/config/schema';
 import { adminTokenPath, resolveAdminToken, startGateway, type Gateway } from '../src/gateway';
 import type { ServeConfig } from '../src/config/serve-schema';
+import { loadSigningKey } from '../src/policy/sign';
 import { buildServeApp } from '../src/serve/app';
 import { bearerTokenProvider } from '../src/serve/auth/bearer';
 import { startWorker, type WorkerHandle } from '../src/worker';
@@ -50,7 +51,7 @@ export interface StackOptions {
   /** the environment's notification receivers, as in tandem.config.yaml (their secrets in this process's environment) */
   notifications?: unknown[];
   /** also serve the HTTP API (as `tandem serve` does) with these tokens and access, on 127.0.0.1 */
-  serve?: { port?: number; tokens: ServeConfig['tokens']; access?: Partial<ServeConfig['access']> };
+  serve?: { port?: number; tokens: ServeConfig['tokens']; access?: Partial<ServeConfig['access']>; signingKeyFile?: string };
 }
 
 /** Runs a script from scripts/ (they are idempotent and fast when everything is up). */
@@ -100,12 +101,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     },
     models: { [options.model]: { repo, environment: ENV } },
-    ...(options.serve ? { serve: { tokens: options.serve.tokens, access: options.serve.access ?? {} } } : {}),
+    ...(options.serve
+      ? { serve: { tokens: options.serve.tokens, access: options.serve.access ?? {}, ...(options.serve.signingKeyFile ? { signingKeyFile: options.serve.signingKeyFile } : {}) } }
+      : {}),
   });
   const worker = await startWorker(config, { cacheDir: join(options.workDir, 'worker'), namespace: options.namespace });
   const client = await TandemClient.connect({ namespace: options.namespace, taskQueue: config.taskQueue });
   // The same application `tandem serve` runs (src/serve/main.ts), without its log (the demo prints its own story).
-  const serveApp = config.serve && (await buildServeApp({ client, config, providers: [bearerTokenProvider(config.serve.tokens)] })).app;
+  // With a signing key, what callers do through the API reaches the workflow signed (recorded via api).
+  const signingKey = config.serve?.signingKeyFile ? loadSigningKey(config.serve.signingKeyFile) : undefined;
+  const serveApp = config.serve && (await buildServeApp({ client, config, providers: [bearerTokenProvider(config.serve.tokens)], ...(signingKey ? { signingKey } : {}) })).app;
   const serveUrl = serveApp && (await serveApp.listen({ host: '127.0.0.1', port: options.serve?.port ?? 0 }));
   const stack: Stack = {
     config,

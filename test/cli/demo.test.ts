@@ -96,7 +96,7 @@ describe('the README demo commands', { timeout: 20 * 60_000 }, () => {
     const token = readFileSync(tokenFile, 'utf8').trim();
     assert.ok(token.length >= 32 && !out.includes(token), 'the token is not printed');
     // the approval went through the API: recorded under the token's name
-    assert.match(out, /approve by demo \(via /);
+    assert.match(out, /approve by demo \(via api\)/, "serve signs the approval with its key: the worker records it as verified");
     // the closing summary names the API and prints the same line
     const closing = out.slice(out.indexOf('See every release in the Temporal Web UI'));
     assert.ok(closing.includes(`   ${curl}\n`), `the closing summary does not print ${curl}:\n${closing}`);
