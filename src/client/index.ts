@@ -12,6 +12,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TRIGGER_ID, modelWorkflowId, releaseWorkflowId, rollbackWorkflowId, triggeredReleaseWorkflowId } from '../naming/ids';
@@ -433,7 +434,8 @@ export class TandemClient {
   /** Running versions and traffic, read from the environment by a worker that serves it. */
   async versions(model: string, environment: string): Promise<ModelState> {
     return this.temporal.workflow.execute('describeModelWorkflow', {
-      workflowId: `describe/${environment}/${model}/${Date.now()}`,
+      // Two reads in the same millisecond (concurrent API calls) must not share an id.
+      workflowId: `describe/${environment}/${model}/${Date.now()}-${randomUUID().slice(0, 8)}`,
       taskQueue: this.taskQueue,
       args: [{ model, environment }],
       workflowExecutionTimeout: '1m',
