@@ -10,6 +10,7 @@ import {
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   WorkflowNotFoundError,
+  type WorkflowExecutionInfo,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
@@ -372,17 +373,8 @@ export class TandemClient {
     const query = `WorkflowType IN ('release', 'rollbackModel') AND TandemModel = '${escapeQuery(model)}' AND TandemEnvironment = '${escapeQuery(environment)}'`;
     const entries: HistoryEntry[] = [];
     for await (const wf of this.temporal.workflow.list({ query })) {
-      const attrs = wf.searchAttributes as Record<string, unknown[] | undefined>;
-      entries.push({
-        kind: wf.type === 'rollbackModel' ? 'rollback' : 'release',
-        workflowId: wf.workflowId,
-        runId: wf.runId,
-        version: String(attrs.TandemVersion?.[0] ?? ''),
-        stage: String(attrs.TandemStage?.[0] ?? ''),
-        status: wf.status.name,
-        startTime: wf.startTime.toISOString(),
-        closeTime: wf.closeTime?.toISOString(),
-      });
+      const { workflowId, version, stage, status, startTime, closeTime } = visibilityRow(wf);
+      entries.push({ kind: wf.type === 'rollbackModel' ? 'rollback' : 'release', workflowId, runId: wf.runId, version, stage, status, startTime, closeTime });
       if (entries.length >= limit) break;
     }
     return entries;
@@ -402,17 +394,7 @@ export class TandemClient {
     if (filter.environment) clauses.push(`TandemEnvironment = '${escapeQuery(filter.environment)}'`);
     const summaries: ReleaseSummary[] = [];
     for await (const wf of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
-      const attrs = wf.searchAttributes as Record<string, unknown[] | undefined>;
-      summaries.push({
-        workflowId: wf.workflowId,
-        model: String(attrs.TandemModel?.[0] ?? ''),
-        environment: String(attrs.TandemEnvironment?.[0] ?? ''),
-        version: String(attrs.TandemVersion?.[0] ?? ''),
-        stage: String(attrs.TandemStage?.[0] ?? ''),
-        status: wf.status.name,
-        startTime: wf.startTime.toISOString(),
-        closeTime: wf.closeTime?.toISOString(),
-      });
+      summaries.push(visibilityRow(wf));
       if (summaries.length >= limit) break;
     }
     await Promise.all(
@@ -496,4 +478,19 @@ function isNotRunning(err: unknown): boolean {
 
 function escapeQuery(value: string): string {
   return value.replace(/['\\]/g, '');
+}
+
+/** A release or rollback as Temporal's visibility store lists it, read from the Tandem* search attributes. */
+function visibilityRow(wf: WorkflowExecutionInfo) {
+  const attrs = wf.searchAttributes as Record<string, unknown[] | undefined>;
+  return {
+    workflowId: wf.workflowId,
+    model: String(attrs.TandemModel?.[0] ?? ''),
+    environment: String(attrs.TandemEnvironment?.[0] ?? ''),
+    version: String(attrs.TandemVersion?.[0] ?? ''),
+    stage: String(attrs.TandemStage?.[0] ?? ''),
+    status: wf.status.name,
+    startTime: wf.startTime.toISOString(),
+    closeTime: wf.closeTime?.toISOString(),
+  };
 }
