@@ -6,6 +6,13 @@
  *   v1.2.0  broken at runtime: weights in a format server.js does not read; /healthz is fine,
  *           /predict answers 500, so the smoke tests catch it
  *   v1.3.0  broken at build: a RUN step that checks the weights exits 3
+ *   v1.4.0  good, agrees with v1.1.0: weights in the format server.js reads again (so the build
+ *           check passes), v1.1.0's scaled by 1.1: the same label for every input, scores within
+ *           0.03; its canary starts with a shadow step gated on prediction agreement
+ *   v1.5.0  drifts: answers 200 as fast and passes its smoke tests, but velocity hardly counts any
+ *           more, so its label differs from v1.1.0's on 28% of the test traffic
+ *           (test/helpers/transactions.ts); the same shadow step stops it
+ * test/unit/example-versions-agreement.test.ts keeps v1.4.0 and v1.5.0 what they are meant to be.
  * Each version after the first is the previous commit plus the files in
  * examples/fraud-detector-versions/<tag>/ (which replace or add files).
  * Commit and tag dates are fixed, so the commit SHAs are the same on every machine.
@@ -26,6 +33,8 @@ export const EXAMPLE_VERSIONS = [
   { tag: 'v1.1.0', overlay: true, kind: 'good', message: 'Retrain on June data: new weights, updated smoke expectations' },
   { tag: 'v1.2.0', overlay: true, kind: 'broken-at-runtime', message: 'Export weights in format 2 (features + coefficients)' },
   { tag: 'v1.3.0', overlay: true, kind: 'broken-at-build', message: 'Check the weights file at build time' },
+  { tag: 'v1.4.0', overlay: true, kind: 'good-agrees', message: 'Retrain on November data in format 1 again: sharper scores, same decisions; shadow before canary' },
+  { tag: 'v1.5.0', overlay: true, kind: 'drifts', message: 'Retrain on December data (velocity logged per day by mistake)' },
 ] as const;
 
 /** Tags of the example repository, in release order. */

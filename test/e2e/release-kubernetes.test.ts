@@ -6,8 +6,9 @@
  * failure and the release rolls back.
  *
  * On KWOK nothing serves HTTP, so no release can pass its health check: the stable version v1.0.0
- * is put in place with the adapters directly. The candidate v1.4.0 (a commit added here on top of
- * v1.0.0) asks for 5000 CPUs, which the real scheduler cannot place, with a 5s readyTimeout.
+ * is put in place with the adapters directly. The candidate v9.0.0 (a commit added here on top of
+ * v1.0.0; a tag the example does not have) asks for 5000 CPUs, which the real scheduler cannot
+ * place, with a 5s readyTimeout.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,7 +38,7 @@ const MODEL = `fd-k8s-${RUN.slice(-6)}`;
 const ENV = 'k8s';
 const GATEWAY = 'tandem-e2e-gateway';
 const TEMPORAL_NAMESPACE = 'tandem-test';
-const CANDIDATE = 'v1.4.0';
+const CANDIDATE = 'v9.0.0';
 
 function up(script: string): string {
   return execFileSync('bash', [path.join(ROOT, 'scripts', script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 1_800_000 });

@@ -141,7 +141,8 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
   const ENV = 'k8s';
   const GATEWAY = 'tandem-fault-gateway';
   const STABLE = 'v1.0.0';
-  const CANDIDATE = 'v1.5.0';
+  // a tag the example does not have (its own run v1.0.0 … v1.5.0): addVersion adds it
+  const CANDIDATE = 'v9.0.0';
   const HOLD = 'fault-suite-hold-pods';
   let kc: k8s.KubeConfig;
   let core: k8s.CoreV1Api;
