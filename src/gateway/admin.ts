@@ -2,8 +2,12 @@
  * The gateway's admin API, on its own port and address only (the traffic port answers 404 to
  * /_tandem/...). Every /_tandem/ route but healthz needs `Authorization: Bearer <adminToken>`
  * (401 JSON without):
- *   GET|PUT|DELETE /_tandem/models/<model>/traffic        TrafficState {weights, pinned, stable}
+ *   GET|PUT|DELETE /_tandem/models/<model>/traffic        TrafficState {weights, pinned, stable, mirror}
  *   PUT|DELETE     /_tandem/models/<model>/versions/<version>/endpoints   {"urls": [...]}
+ *   GET            /_tandem/models/<model>/versions/<version>/agreement   a mirror version's answers
+ *                                                          compared with the callers' (mirror.compare):
+ *                                                          {model, version, agree, disagree, notCompared,
+ *                                                          samples: [...]}, counts since the gateway started
  *   GET            /_tandem/models                         everything the gateway routes
  *   GET            /_tandem/healthz                        no token
  *   GET            /_tandem/metrics.json                   the metrics below as prom-client's JSON (for the gateway analyzer)
@@ -20,6 +24,7 @@ import type { EndpointDiscovery } from './discovery';
 import { headerValue, readJson, sendJson } from './http-json';
 import type { GatewayMetrics } from './metrics';
 import { parseTrafficState, safeDecode } from './routes';
+import type { AgreementBook } from './shadow-agreement';
 import type { RoutingTable } from './table';
 
 export interface AdminApiOptions {
@@ -33,6 +38,8 @@ export interface AdminApiOptions {
    * "tandem"`): the routes and endpoints PUT/DELETE routes then answer 409 naming it.
    */
   routesFrom?: string;
+  /** mirrored pairs compared by the proxy */
+  agreement: AgreementBook;
   log: (message: string) => void;
 }
 
@@ -41,7 +48,7 @@ export interface AdminApiOptions {
  * only on a bug or when the state file cannot be written; the server answers 500 then.
  */
 export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> {
-  const { table, metrics, checkBearer, discovery, routesFrom, log } = options;
+  const { table, metrics, checkBearer, discovery, routesFrom, agreement, log } = options;
 
   // Gauges are set from the table at every scrape, so routes changed elsewhere (HTTPRoutes) show too.
   const refreshGauges = (): void => {
@@ -96,9 +103,15 @@ export function createAdminApi(options: AdminApiOptions): (req: http.IncomingMes
 
     const traffic = /^\/_tandem\/models\/([^/]+)\/traffic$/.exec(pathname);
     const endpoints = /^\/_tandem\/models\/([^/]+)\/versions\/([^/]+)\/endpoints$/.exec(pathname);
-    const model = safeDecode((traffic ?? endpoints)?.[1] ?? '') ?? '';
-    if ((traffic || endpoints) && !isModelName(model)) {
+    const agreed = /^\/_tandem\/models\/([^/]+)\/versions\/([^/]+)\/agreement$/.exec(pathname);
+    const model = safeDecode((traffic ?? endpoints ?? agreed)?.[1] ?? '') ?? '';
+    if ((traffic || endpoints || agreed) && !isModelName(model)) {
       return sendJson(res, 400, { error: `model: "${model}" is not a model name (lowercase letters, digits and "-")`, field: 'model' });
+    }
+    if (agreed && method === 'GET') {
+      const version = safeDecode(agreed[2]!);
+      if (version === undefined) return sendJson(res, 400, { error: 'version: the path segment is not valid percent-encoding', field: 'version' });
+      return sendJson(res, 200, agreement.reading(model, version));
     }
 
     if (traffic && method === 'GET') return sendJson(res, 200, state.models[model] ?? { weights: {}, pinned: [] });

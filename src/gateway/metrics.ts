@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   weight: Gauge<'model' | 'version'>;
   endpoints: Gauge<'model' | 'version'>;
   mirrored: Counter<'model' | 'version' | 'result'>;
+  shadowComparisons: Counter<'model' | 'version' | 'result'>;
 }
 
 /** A fresh registry with the gateway's metrics. */
@@ -47,6 +48,13 @@ export function createMetrics(): GatewayMetrics {
       name: GatewayMetric.mirrored,
       help:
         'Copies of requests sent to the mirror version, by result: its HTTP status code, "error" (not reached), "timeout", or "dropped" (not sent: too many copies in flight, body too large, or no replica).',
+      labelNames: [...byVersion, 'result'],
+    }),
+    shadowComparisons: new Counter({
+      ...own,
+      name: GatewayMetric.shadowComparisons,
+      help:
+        'Mirrored requests whose answers were compared (mirror.compare), by mirror version and result: "agree", "disagree" (a field differs, or the mirror did not answer 2xx JSON), or "not_compared" (the caller\'s answer was no basis: not 2xx JSON, a field missing, or an answer over 64 KiB).',
       labelNames: [...byVersion, 'result'],
     }),
   };

@@ -9,7 +9,9 @@
  * `upstreamTimeoutMs` is cut off: 504 JSON (or a closed connection once its answer has begun),
  * counted as an error of kind "timeout". The admin API is not served here: /_tandem/... is 404.
  * When the model has a mirror version, a copy of `percent` of the unpinned requests goes to it
- * too (mirror.ts); its answers are discarded and counted apart.
+ * too (mirror.ts); its answers are counted apart, and discarded unless the mirror has `compare`:
+ * then the caller's answer is read as it streams past (never delayed) and the copy's answer is
+ * read too, and the pair is judged and recorded in the agreement book (shadow-agreement.ts).
  */
 import http from 'node:http';
 import httpProxy from 'http-proxy';
@@ -19,6 +21,8 @@ import { isModelName } from '../naming/model';
 import { headerValue, sendJson } from './http-json';
 import type { GatewayMetrics } from './metrics';
 import { createRequestMirror } from './mirror';
+import type { AgreementBook, ShadowPair } from './shadow-agreement';
+import { captureAnswer } from './shadow-capture';
 import { upstreamAgent } from './upstream-agent';
 import { pickWeighted, splitModelPath } from './routes';
 import type { RoutingTable } from './table';
@@ -32,6 +36,8 @@ export interface ModelProxyOptions {
   random?: () => number;
   /** copies of requests in flight to mirror versions at once; more are dropped (default 64) */
   maxMirrorsInFlight?: number;
+  /** where mirrored pairs are judged and recorded when the mirror has `compare` */
+  agreement: AgreementBook;
 }
 
 export interface ModelProxy {
@@ -43,7 +49,7 @@ export interface ModelProxy {
 
 /** The proxy over `table`, counting every answer of a routed model in `metrics`. */
 export function createModelProxy(options: ModelProxyOptions): ModelProxy {
-  const { table, metrics, upstreamTimeoutMs } = options;
+  const { table, metrics, upstreamTimeoutMs, agreement } = options;
   const random = options.random ?? Math.random;
   const agent = upstreamAgent(256);
   const proxy = httpProxy.createProxyServer({ xfwd: true, agent });
@@ -58,6 +64,12 @@ export function createModelProxy(options: ModelProxyOptions): ModelProxy {
     roundRobin.set(key, turn + 1);
     return urls[turn % urls.length];
   };
+  // Requests whose mirrored copy is compared: the caller's answer is read beside the pipe to the caller.
+  const pairs = new WeakMap<http.IncomingMessage, ShadowPair>();
+  proxy.on('proxyRes', (proxyRes, req) => {
+    const pair = pairs.get(req);
+    if (pair && !pair.abandoned()) captureAnswer(proxyRes, (answer) => pair.stable(answer));
+  });
   // Answers whose upstream went silent for upstreamTimeoutMs: 504 (or cut off), kind "timeout".
   const timedOut = new WeakSet<http.ServerResponse>();
   proxy.on('proxyReq', (proxyReq, _req, res) => {
@@ -109,6 +121,13 @@ export function createModelProxy(options: ModelProxyOptions): ModelProxy {
     req.url = split.path;
     const copy = pin === undefined && routes.mirror?.version !== version ? routes.mirror : undefined;
     const mirrored = copy && random() * 100 < copy.percent ? copy.version : undefined;
+    const compare = mirrored ? copy?.compare : undefined;
+    const pair = compare ? agreement.pair(model, mirrored!, compare, { method: req.method ?? 'GET', path: split.path }) : undefined;
+    if (pair) {
+      pairs.set(req, pair);
+      // No answer from upstream (proxy error, timeout, caller gone): the stable side failed; a no-op once it answered.
+      res.once('close', () => pair.stable({ kind: 'failed', reason: timedOut.has(res) ? 'timeout' : 'error' }));
+    }
     proxy.web(req, res, { target }, (error) => {
       proxyFailed = true;
       if (res.headersSent || res.destroyed) {
@@ -119,7 +138,9 @@ export function createModelProxy(options: ModelProxyOptions): ModelProxy {
       sendJson(res, 502, { error: `${model} ${version} at ${target} did not answer: ${(error as Error).message}` });
     });
     // After proxy.web: the proxy is reading the body by now, and the copy reads the same chunks.
-    if (mirrored) mirror.copy(req, { model, version: mirrored, url: nextReplica(model, mirrored), servedBy: version, path: split.path });
+    if (mirrored) {
+      mirror.copy(req, { model, version: mirrored, url: nextReplica(model, mirrored), servedBy: version, path: split.path }, pair && ((outcome) => pair.candidate(outcome)));
+    }
   };
 
   return {

@@ -3,6 +3,7 @@
  * picks a version (pinned by header, else weighted random), and how the model is read from the
  * request path. table.ts holds the table and swaps it whole on every change.
  */
+import { jsonPathProblem } from '../shared/json-path';
 import { type TrafficIssue, type TrafficState, parseTrafficState as parseTrafficBody } from '../shared/traffic-state';
 
 /** A problem with a TrafficState body; `field` is the dotted path a person fixes. */
@@ -11,7 +12,8 @@ export type RouteIssue = TrafficIssue;
 /**
  * Parses and checks a TrafficState body with the shared schema (src/shared/traffic-state.ts),
  * then checks what only the gateway knows: `reachable(version)` says whether it can reach the
- * version; every version with weight > 0, every pinned version and the mirror must be reachable.
+ * version; every version with weight > 0, every pinned version and the mirror must be reachable,
+ * and every JSONPath of the mirror's `compare` must be one jsonpath-plus evaluates (no filters).
  * Returns the normalized state or the issues; never throws.
  */
 export function parseTrafficState(
@@ -33,6 +35,14 @@ export function parseTrafficState(
   });
   const mirror = parsed.state.mirror;
   if (mirror && !reachable(mirror.version)) issues.push({ field: 'mirror.version', message: `${model} ${mirror.version} has no running replica the gateway can reach` });
+  const paths = [
+    ...(mirror?.compare?.fields ?? []).map((f, i) => [`mirror.compare.fields.${i}.path`, f.path] as const),
+    ...(mirror?.compare?.redact ?? []).map((path, i) => [`mirror.compare.redact.${i}`, path] as const),
+  ];
+  for (const [field, path] of paths) {
+    const problem = jsonPathProblem(path);
+    if (problem) issues.push({ field, message: problem });
+  }
   if (issues.length > 0) return { issues };
   return parsed;
 }

@@ -23,6 +23,7 @@ import { DockerDiscovery } from './docker/discovery';
 import { sendJson } from './http-json';
 import { createMetrics } from './metrics';
 import { createModelProxy } from './proxy';
+import { createAgreementBook } from './shadow-agreement';
 import { loadState } from './state-file';
 import { createDiscoveredRoutingTable, createRoutingTable } from './table';
 
@@ -84,8 +85,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const table = routed ? createDiscoveredRoutingTable(routed) : createRoutingTable(initial!, options.stateDir, discovery);
   const metrics = createMetrics();
-  const proxy = createModelProxy({ table, metrics, upstreamTimeoutMs, random: options.random, maxMirrorsInFlight: options.maxMirrorsInFlight });
-  const admin = createAdminApi({ table, metrics, checkBearer: bearerChecker(options.adminToken), discovery, routesFrom: routed?.routesFrom, log });
+  const agreement = createAgreementBook({ metrics });
+  const proxy = createModelProxy({ table, metrics, upstreamTimeoutMs, random: options.random, maxMirrorsInFlight: options.maxMirrorsInFlight, agreement });
+  const admin = createAdminApi({ table, metrics, checkBearer: bearerChecker(options.adminToken), discovery, routesFrom: routed?.routesFrom, agreement, log });
 
   const guard =
     (handler: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) =>

@@ -24,6 +24,14 @@ export const ADMIN_HEALTHZ = `${ADMIN_PREFIX}healthz`;
 /** Admin route with the gateway's metrics as prom-client's JSON, which the gateway analyzer reads. */
 export const ADMIN_METRICS_JSON = `${ADMIN_PREFIX}metrics.json`;
 
+/**
+ * Admin route with a mirror version's agreement with the versions answering callers: counts
+ * since the gateway started and the latest disagreements (src/gateway/shadow-agreement.ts).
+ */
+export function adminAgreementPath(model: string, version: string): string {
+  return `${ADMIN_PREFIX}models/${encodeURIComponent(model)}/versions/${encodeURIComponent(version)}/agreement`;
+}
+
 /** File in the gateway's state directory holding the token it generated (mode 0600). */
 export const ADMIN_TOKEN_FILE = 'admin-token';
 

@@ -21,4 +21,6 @@ export const GatewayMetric = {
   weight: 'tandem_gateway_route_weight',
   endpoints: 'tandem_gateway_endpoints',
   mirrored: 'tandem_gateway_mirrored_requests_total',
+  /** mirrored pairs judged, by result: agree | disagree | not_compared */
+  shadowComparisons: 'tandem_gateway_shadow_comparisons_total',
 } as const;

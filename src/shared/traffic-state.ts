@@ -13,7 +13,9 @@ export interface TrafficIssue {
 }
 
 const KNOWN_FIELDS = 'weights, pinned, stable, mirror';
-const KNOWN_MIRROR_FIELDS = 'version, percent';
+const KNOWN_MIRROR_FIELDS = 'version, percent, compare';
+const KNOWN_COMPARE_FIELDS = 'fields, redact, samples';
+const KNOWN_COMPARE_FIELD_FIELDS = 'path, tolerance, relativeTolerance';
 
 /** An integer percent 0..100; the message shows the value given, since it is often a string or fraction. */
 const Percent = z.number({ error: (issue) => percentMessage(issue.input) }).check((ctx) => {
@@ -41,17 +43,82 @@ export const WeightsSchema = z
 
 const VersionName = z.string({ error: 'must be a version name' }).min(1, { error: 'must be a version name' });
 
+/** Answers of mirrored requests compared per pair; more fields or redactions than this are refused. */
+export const MAX_COMPARE_FIELDS = 20;
+/** Most disagreements kept per version; the default when `samples` is not given. */
+export const MAX_COMPARE_SAMPLES = 20;
+export const DEFAULT_COMPARE_SAMPLES = 5;
+
+/** A JSONPath as written in a spec; whether the gateway can evaluate it is checked where jsonpath-plus runs. */
+const JsonPathText = z
+  .string({ error: 'must be a JSONPath string such as "$.label" or "$.scores[0]"' })
+  .check((ctx) => {
+    if (!ctx.value.startsWith('$')) ctx.issues.push({ code: 'custom', input: ctx.value, message: `must be a JSONPath starting with "$", such as "$.label" or "$.scores[0]" (got ${JSON.stringify(ctx.value)})` });
+  });
+
+const Tolerance = z.number({ error: (issue) => toleranceMessage(issue.input) }).check((ctx) => {
+  if (!Number.isFinite(ctx.value) || ctx.value < 0) ctx.issues.push({ code: 'custom', input: ctx.value, message: toleranceMessage(ctx.value) });
+});
+
+function toleranceMessage(input: unknown): string {
+  return `must be a number >= 0, e.g. 0.05 (got ${JSON.stringify(input)})`;
+}
+
+const CompareFieldSchema = z.strictObject(
+  { path: JsonPathText, tolerance: Tolerance.optional(), relativeTolerance: Tolerance.optional() },
+  { error: (issue) => (issue.code === 'invalid_type' ? 'must be an object {"path": "$.score", "tolerance": 0.05}' : undefined) },
+);
+
 /**
- * A copy of a share of the unpinned requests sent to one more version, whose answers are
- * discarded: callers are answered by the weighted version only (Gateway API's RequestMirror).
+ * How the stable and mirror versions' answers to the same request are compared: the JSONPaths
+ * whose values must agree (numbers within `tolerance` absolute or `relativeTolerance` × |stable|,
+ * exactly when neither is given; other values by deep equality), the JSONPaths replaced by
+ * "[redacted]" in the kept disagreements, and how many of the latest disagreements are kept
+ * (default 5).
+ */
+const MirrorCompareSchema = z.strictObject(
+  {
+    fields: z
+      .array(CompareFieldSchema, { error: 'must be a list of fields such as [{"path": "$.label"}, {"path": "$.score", "tolerance": 0.05}]' })
+      .min(1, { error: 'must name at least one field to compare, e.g. [{"path": "$.label"}]' })
+      .max(MAX_COMPARE_FIELDS, { error: `must name at most ${MAX_COMPARE_FIELDS} fields; compare the ones that decide the prediction` }),
+    redact: z
+      .array(JsonPathText, { error: 'must be a list of JSONPaths such as ["$.customer.name"]' })
+      .max(MAX_COMPARE_FIELDS, { error: `must name at most ${MAX_COMPARE_FIELDS} paths; redact a parent object instead` })
+      .optional(),
+    samples: z
+      .number({ error: (issue) => samplesMessage(issue.input) })
+      .check((ctx) => {
+        if (!Number.isInteger(ctx.value) || ctx.value < 0 || ctx.value > MAX_COMPARE_SAMPLES) ctx.issues.push({ code: 'custom', input: ctx.value, message: samplesMessage(ctx.value) });
+      })
+      .optional(),
+  },
+  { error: (issue) => (issue.code === 'invalid_type' ? 'must be an object {"fields": [{"path": "$.label"}], "redact": [...], "samples": 5}' : undefined) },
+);
+
+function samplesMessage(input: unknown): string {
+  return `must be an integer from 0 to ${MAX_COMPARE_SAMPLES}, the disagreements kept (got ${JSON.stringify(input)})`;
+}
+
+/** How mirrored answers are compared with the caller's (see MirrorCompareSchema). */
+export type MirrorCompare = z.output<typeof MirrorCompareSchema>;
+/** One compared JSONPath of MirrorCompare. */
+export type MirrorCompareField = MirrorCompare['fields'][number];
+
+/**
+ * A copy of a share of the unpinned requests sent to one more version: callers are answered by
+ * the weighted version only (Gateway API's RequestMirror). Without `compare` the copies' answers
+ * are discarded; with it, tandem's gateway compares each with the caller's answer.
  */
 const MirrorSchema = z.strictObject(
   {
     version: VersionName,
     percent: Percent.optional().transform((percent) => percent ?? 100),
+    compare: z.preprocess((compare) => compare ?? undefined, MirrorCompareSchema.optional()),
   },
   { error: (issue) => (issue.code === 'invalid_type' ? 'must be an object {"version": "v1.1.0", "percent": 100}' : undefined) },
-);
+  // A null compare leaves no key, so states compare and serialise the same however they were written.
+).transform(({ compare, ...mirror }): { version: string; percent: number; compare?: MirrorCompare } => (compare === undefined ? mirror : { ...mirror, compare }));
 
 const TrafficStateFields = z.strictObject(
   {
@@ -76,7 +143,8 @@ const TrafficStateFields = z.strictObject(
  * The routing of one model: weights (version → integer percent, summing to 100, or empty to
  * serve pinned requests only), pinned (versions reachable with `X-Model-Version`; absent means
  * none), stable (the version holding the stable role; absent or null means none), mirror (a
- * version that gets a copy of `percent` of the unpinned requests; absent or null means none).
+ * version that gets a copy of `percent` of the unpinned requests, and how its answers are
+ * compared with the callers' when `compare` is given; absent or null means none).
  */
 export type TrafficState = z.output<typeof TrafficStateFields>;
 
@@ -108,13 +176,20 @@ export function parseTrafficState(value: unknown): TrafficStateResult {
   const issues: TrafficIssue[] = [];
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      const known = issue.path[0] === 'mirror' ? KNOWN_MIRROR_FIELDS : KNOWN_FIELDS;
+      const known = knownFieldsAt(issue.path);
       for (const key of issue.keys) unknown.push({ field: [...issue.path, key].join('.'), message: `is not a known field (${known})` });
     } else {
       issues.push({ field: issue.path.length ? issue.path.map(String).join('.') : '(body)', message: issue.message });
     }
   }
   return { issues: [...unknown, ...issues] };
+}
+
+/** The fields an object at `path` may have, for the message on an unknown one. */
+function knownFieldsAt(path: readonly PropertyKey[]): string {
+  if (path[0] !== 'mirror') return KNOWN_FIELDS;
+  if (path[1] !== 'compare') return KNOWN_MIRROR_FIELDS;
+  return path[2] === 'fields' ? KNOWN_COMPARE_FIELD_FIELDS : KNOWN_COMPARE_FIELDS;
 }
 
 /** Issues as one line, `field: message; ...`, the form error messages and the admin API's `error` use. */

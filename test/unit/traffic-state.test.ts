@@ -61,7 +61,7 @@ describe('traffic state parsing', () => {
     ['a mirror as a string', { weights: { v1: 100 }, mirror: 'v2' }, [['mirror', 'must be an object {"version": "v1.1.0", "percent": 100}']]],
     ['a mirror without a version and with percent 150', { weights: { v1: 100 }, mirror: { percent: 150 } }, [['mirror.version', 'must be a version name'], ['mirror.percent', percent('150')]]],
     ['a mirror to a version that has weight', { weights: { v1: 90, v2: 10 }, mirror: { version: 'v2' } }, [['mirror.version', 'v2 already has traffic weight; mirror a version that answers no caller']]],
-    ['an unknown field of the mirror', { weights: { v1: 100 }, mirror: { version: 'v2', share: 5 } }, [['mirror.share', 'is not a known field (version, percent)']]],
+    ['an unknown field of the mirror', { weights: { v1: 100 }, mirror: { version: 'v2', share: 5 } }, [['mirror.share', 'is not a known field (version, percent, compare)']]],
     ['unknown fields come first', { stable: 2, weights: { v1: 100 }, foo: 1, bar: 2 }, [['foo', UNKNOWN], ['bar', UNKNOWN], ['stable', 'must be a version name']]],
   ];
   for (const [name, body, expected] of refused) {
