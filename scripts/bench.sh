@@ -12,3 +12,5 @@ if [ -f bench/traffic-switch.ts ]; then npx tsx bench/traffic-switch.ts; fi
 if [ -f bench/abort-kubernetes.ts ]; then npx tsx bench/abort-kubernetes.ts; fi
 # tandem serve's latency per route under a small bounded load (a release waiting at its approval gate)
 if [ -f bench/serve-api.ts ]; then npx tsx bench/serve-api.ts; fi
+# callers' p50/p99 through the gateway without shadowing and with every request mirrored and compared
+if [ -f bench/shadow-latency.ts ]; then npx tsx bench/shadow-latency.ts; fi
