@@ -150,21 +150,26 @@ export interface TrafficTally {
   total: number;
   failed: number;
   byVersion: Record<string, number>;
+  /** answers by the `version` the model wrote in its JSON answer (the example model does) */
+  byAnswer: Record<string, number>;
   errors: string[];
 }
 
 /**
  * Sends prediction requests through the gateway at a steady rate until stopped, counting answers
- * per serving version and failures (non-2xx or network errors).
+ * per serving version and failures (non-2xx or network errors). `body` gives each request's JSON
+ * (default: one fixed transaction).
  */
-export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 20, headers: Record<string, string> = {}) {
-  const tally: TrafficTally = { total: 0, failed: 0, byVersion: {}, errors: [] };
+export function sendTraffic(gatewayUrl: string, model: string, ratePerSecond = 20, headers: Record<string, string> = {}, body?: () => string) {
+  const tally: TrafficTally = { total: 0, failed: 0, byVersion: {}, byAnswer: {}, errors: [] };
   const one = async () => {
     try {
-      const res = await predict(gatewayUrl, model, headers, 10_000);
+      const res = await predict(gatewayUrl, model, headers, 10_000, body?.());
       tally.total++;
       const version = res.headers.get('x-served-by-version') ?? 'none';
       tally.byVersion[version] = (tally.byVersion[version] ?? 0) + 1;
+      const answeredBy = answerVersion(res.answer);
+      tally.byAnswer[answeredBy] = (tally.byAnswer[answeredBy] ?? 0) + 1;
       if (!res.ok) {
         tally.failed++;
         if (tally.errors.length < 20) tally.errors.push(`${res.status} from ${version}`);
@@ -216,14 +221,23 @@ export async function sample(gatewayUrl: string, model: string, count: number, h
   return counts;
 }
 
-/** One prediction request through the gateway, body read to the end. */
-export async function predict(gatewayUrl: string, model: string, headers: Record<string, string>, timeoutMs?: number): Promise<Response> {
+/** One prediction request through the gateway, body read to the end (in `answer`). */
+export async function predict(gatewayUrl: string, model: string, headers: Record<string, string>, timeoutMs?: number, body?: string): Promise<Response & { answer: string }> {
   const res = await fetch(`${gatewayUrl}/${model}/predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 }),
+    body: body ?? JSON.stringify({ amount: 120, country_risk: 0.3, velocity: 2, new_device: 0 }),
     signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
   });
-  await res.arrayBuffer();
-  return res;
+  return Object.assign(res, { answer: await res.text() });
+}
+
+/** The `version` field of a JSON answer, or `(none)`. */
+function answerVersion(answer: string): string {
+  try {
+    const version = (JSON.parse(answer) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : '(none)';
+  } catch {
+    return '(none)';
+  }
 }

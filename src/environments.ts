@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { createAnalyzer } from './activities/analysis';
+import { createAgreementAnalyzer, createAnalyzer } from './activities/analysis';
 import { DockerTarget } from './activities/docker/target';
 import { createImageActivities, registryCredentials } from './activities/image';
 import type { Environment, ImageBuilder } from './activities/target';
@@ -37,7 +37,7 @@ function buildEnvironment(name: string, env: EnvironmentConfig, cacheDir: string
   return {
     target: new DockerTarget(docker, { network: env.target.network, registryAuth }),
     router: new GatewayRouter(env.traffic.url, gatewayToken),
-    analyzer: createAnalyzer(name, env, { gatewayToken: env.analysis?.gateway ? gatewayCredentials(name, env.analysis.gateway, 'analysis.gateway') : gatewayToken }),
+    ...analyzers(name, env, { gatewayToken: env.analysis?.gateway ? gatewayCredentials(name, env.analysis.gateway, 'analysis.gateway') : gatewayToken }),
     builder,
   };
 }
@@ -57,9 +57,14 @@ function buildKubernetesEnvironment(
   const { kubernetesTargetAndRouter } = require('./kubernetes-environment') as typeof import('./kubernetes-environment');
   return {
     ...kubernetesTargetAndRouter(name, target, env.traffic),
-    analyzer: createAnalyzer(name, env, env.analysis?.gateway ? { gatewayToken: gatewayCredentials(name, env.analysis.gateway, 'analysis.gateway') } : {}),
+    ...analyzers(name, env, env.analysis?.gateway ? { gatewayToken: gatewayCredentials(name, env.analysis.gateway, 'analysis.gateway') } : {}),
     builder: imageBuilder(env, dockerClient(undefined), cacheDir),
   };
+}
+
+/** What judges the environment's versions: its live traffic (and web metrics), and the agreement of mirrored answers. */
+function analyzers(name: string, env: EnvironmentConfig, clients: { gatewayToken?: GatewayToken }): Pick<Environment, 'analyzer' | 'agreement'> {
+  return { analyzer: createAnalyzer(name, env, clients), agreement: createAgreementAnalyzer(env, clients) };
 }
 
 /**

@@ -9,6 +9,8 @@ import { durationMs } from '../shared/duration';
 import type { Spec } from '../model-spec/schema';
 import type { Environment } from './target';
 import type {
+  ShadowAnalysisInput,
+  ShadowResult,
   AnalysisInput,
   BuildImageInput,
   BuiltImage,
@@ -98,14 +100,14 @@ export function createEnvironmentActivities(environments: Record<string, Environ
         throw ApplicationFailure.nonRetryable(`weights must add up to 100, got ${total}`, FailureType.InvalidTraffic);
       }
       const running = new Set((await target.list(input.model)).filter((v) => v.readyReplicas > 0).map((v) => v.version));
-      const missing = Object.entries(input.weights).filter(([v, w]) => w > 0 && !running.has(v));
+      const missing = [...Object.entries(input.weights).filter(([v, w]) => w > 0 && !running.has(v)), ...(input.mirror && !running.has(input.mirror.version) ? [[input.mirror.version, 0] as const] : [])];
       if (missing.length) {
         throw ApplicationFailure.nonRetryable(
           `cannot route traffic to ${missing.map(([v]) => v).join(', ')}: not running in ${input.environment}`,
           FailureType.VersionNotRunning,
         );
       }
-      const state: TrafficState = { weights: input.weights, pinned: input.pinned.filter((v) => running.has(v)), stable: input.stable };
+      const state: TrafficState = { weights: input.weights, pinned: input.pinned.filter((v) => running.has(v)), stable: input.stable, ...(input.mirror ? { mirror: input.mirror } : {}) };
       // Routing sets weights, the target scales: a router that splits by pod counts needs the
       // counts in place before its Service selects the versions.
       if (router.splitsByReplicas) {
@@ -122,6 +124,20 @@ export function createEnvironmentActivities(environments: Record<string, Environ
     async analyzeVersion(input: AnalysisInput): Promise<AnalysisResult> {
       const ctx = Context.current();
       return env(input.environment).analyzer.analyze(input, (d) => ctx.heartbeat(d), ctx.cancellationSignal);
+    },
+
+    /** One window of a shadow step: how the version's answers to copied requests agreed with stable's. */
+    async analyzeShadow(input: ShadowAnalysisInput): Promise<ShadowResult> {
+      const ctx = Context.current();
+      const { agreement } = env(input.environment);
+      if (!agreement) {
+        throw ApplicationFailure.nonRetryable(
+          `environment "${input.environment}": prediction agreement is measured by tandem's gateway, and this environment's traffic does not go through it; ` +
+            'route it with the tandem gateway (Docker: traffic.router gateway; Kubernetes: tandem gateway --kubernetes and analysis.gateway.url), or leave agreement out of the shadow step',
+          FailureType.InvalidAnalysisQuery,
+        );
+      }
+      return agreement.analyze(input, (d) => ctx.heartbeat(d), ctx.cancellationSignal);
     },
 
     /** Scales the version to zero; it stops serving. */

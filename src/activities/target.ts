@@ -57,6 +57,12 @@ export interface Analyzer {
   analyze(input: import('./types').AnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<import('./types').AnalysisResult>;
 }
 
+/** Judges a shadowed version by how its answers to mirrored requests agreed with stable's (tandem's gateway compares them). */
+export interface AgreementAnalyzer {
+  /** Waits `input.windowMs`, calling heartbeat meanwhile, and judges the pairs compared in the window; stops early when signal aborts. */
+  analyze(input: import('./types').ShadowAnalysisInput, heartbeat: (details?: unknown) => void, signal: AbortSignal): Promise<import('./types').ShadowResult>;
+}
+
 /** Builds a version's image and pushes it to the environment's registry (activities/image/). */
 export interface ImageBuilder {
   buildImage(input: import('./types').BuildImageInput): Promise<import('./types').BuiltImage>;
@@ -67,5 +73,7 @@ export interface Environment {
   target: Target;
   router: TrafficRouter;
   analyzer: Analyzer;
+  /** where tandem's gateway routes the traffic: the agreement of mirrored answers; undefined elsewhere */
+  agreement?: AgreementAnalyzer | undefined;
   builder: ImageBuilder;
 }

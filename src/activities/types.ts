@@ -90,7 +90,11 @@ export interface SetTrafficInput extends ModelRef {
   weights: Weights;
   /** versions reachable with `X-Model-Version` */
   pinned: string[];
+  /** a version (with no weight) that gets a copy of `percent` of the unpinned requests; its answers compared with stable's when `compare` is set */
+  mirror?: MirrorRequest;
 }
+/** A shadow step's mirror, as the workflow asks for it (the traffic state's `mirror`). */
+export type MirrorRequest = NonNullable<TrafficState['mirror']>;
 /** Defined once, with its schema, in src/shared/traffic-state.ts. */
 export type { TrafficState };
 
@@ -138,6 +142,39 @@ export interface AnalysisResult {
   comparisons?: ComparisonResult[];
   /** the web metrics read at the end of the window, when the step names any */
   measurements?: Measurement[];
+}
+
+/** Agreement of a shadowed version's predictions with stable's, judged per window. */
+export interface AgreementRule {
+  /** lowest accepted agree / (agree + disagree), 0..1 */
+  min: number;
+  /** fewer compared requests make the window inconclusive */
+  minSamples: number;
+}
+export interface ShadowAnalysisInput extends VersionRef {
+  rule: AgreementRule;
+  windowMs: number;
+  /** the version that answers callers, whose answers the copies are compared with */
+  stable: string;
+}
+/** One mirrored request whose answers disagreed, as kept for the operator (redacted by the gateway). */
+export interface DisagreementSample {
+  at: string;
+  request: { method: string; path: string; body?: unknown };
+  stable: { status: number; body?: unknown };
+  candidate: { status: number; body?: unknown };
+  /** e.g. `$.label: stable "ok", candidate "fraud"` */
+  differences: string[];
+}
+export interface ShadowResult {
+  outcome: 'pass' | 'fail' | 'inconclusive';
+  /** compared requests of the window by result */
+  pairs: { agree: number; disagree: number; notCompared: number };
+  /** agree / (agree + disagree); undefined when nothing was compared */
+  agreement?: number;
+  detail: string;
+  /** the latest disagreements of the window, at most the step's `samples` */
+  samples: DisagreementSample[];
 }
 
 export interface RetireInput extends ModelRef {
@@ -195,6 +232,8 @@ export interface ReleaseActivities {
   describeModel(input: ModelRef): Promise<ModelState>;
   setTraffic(input: SetTrafficInput & { stable?: string }): Promise<TrafficState>;
   analyzeVersion(input: AnalysisInput): Promise<AnalysisResult>;
+  /** One window of a shadow step: how the version's answers to mirrored requests agreed with stable's (the tandem gateway compares them). */
+  analyzeShadow(input: ShadowAnalysisInput): Promise<ShadowResult>;
   scaleDownVersion(input: VersionRef): Promise<void>;
   /** Brings a version back to `replicas` ready replicas (after an engine or node lost them). */
   restoreVersion(input: VersionRef & { replicas: number }): Promise<DeployedVersion>;

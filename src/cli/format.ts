@@ -25,12 +25,30 @@ export function statusText(s: ReleaseStatus): string {
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   for (const c of s.checks) lines.push(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.observed}`);
   for (const step of s.steps) lines.push(`  step ${step.index + 1}. [${step.status}] ${step.description}${step.detail ? ` — ${step.detail}` : ''}`);
+  if (s.background) lines.push(`  background analysis: ${s.background.state}, ${s.background.rounds} window${s.background.rounds === 1 ? '' : 's'}${s.background.last ? ` — last ${s.background.last}` : ''}`);
+  lines.push(...shadowLines(s));
   for (const a of s.actions) {
     const how = `${a.via ? ` ${describeChannel(a.via)}` : ''}${a.groups?.length ? ` groups ${a.groups.join(', ')}` : ''}${a.accepted && a.rule ? ` [${a.rule}]` : ''}`;
     lines.push(`  ${a.at} ${a.action} by ${a.who}${how}${a.text ? `: ${a.text}` : ''}${a.accepted ? '' : ` (ignored: ${a.note})`}`);
   }
   for (const f of s.rollbackFailures?.slice(-5) ?? []) lines.push(`  ${f.at} rollback attempt failed (${f.part}): ${f.error}`);
   return lines.join('\n');
+}
+
+/** The latest shadow window: agreement, counts, and the disagreements kept (input and both answers). */
+function shadowLines(s: ReleaseStatus): string[] {
+  const shadow = s.shadow;
+  if (!shadow) return [];
+  const { agree, disagree, notCompared } = shadow.pairs;
+  const rate = shadow.agreement === undefined ? 'n/a' : `${(shadow.agreement * 100).toFixed(1)}%`;
+  const lines = [`  shadow: ${shadow.version} agreed with ${shadow.stable} on ${rate} of ${agree + disagree} compared requests (${disagree} disagree, ${notCompared} not comparable)`];
+  const json = (value: unknown) => (value === undefined ? '-' : JSON.stringify(value));
+  for (const sample of shadow.samples) {
+    lines.push(`    ${sample.at} ${sample.request.method} ${sample.request.path} ${json(sample.request.body)}`);
+    lines.push(`      stable ${sample.stable.status} ${json(sample.stable.body)}  candidate ${sample.candidate.status} ${json(sample.candidate.body)}`);
+    lines.push(`      ${sample.differences.join('; ')}`);
+  }
+  return lines;
 }
 
 /** The history lines not printed yet, for --wait and watch. */

@@ -117,36 +117,117 @@ const stableComparison = z
   .refine((c) => c.errorRate !== undefined || c.p95 !== undefined, 'names no comparison; give errorRate: { maxIncrease } or p95: { maxRatio }, or leave compare out')
   .describe('Compare the new version with the stable version measured side by side in the same window (both need minRequests).');
 
+/** What every analysis judges a window by, in a step (`analysis`) or through the canary (`backgroundAnalysis`). */
+const analysisConditions = {
+  maxErrorRate: z.number().min(0).max(1).default(0.05).describe('Highest accepted share of failed requests to the new version.'),
+  maxP95LatencyMs: z.number().positive().optional(),
+  interval: duration(DURATION_BOUNDS.analysisInterval).default('10s'),
+  minRequests: z.number().int().min(0).default(10).describe('Fewer requests in a window make it inconclusive, not failed.'),
+  compare: stableComparison.optional(),
+  web: z
+    .array(webMetricSchema)
+    .min(1, 'lists no metric; leave web out instead')
+    .max(MAX_WEB_METRICS, `at most ${MAX_WEB_METRICS} web metrics`)
+    .refine((ms) => new Set(ms.map((m) => m.name)).size === ms.length, 'names a metric twice; give each a name of its own')
+    .optional()
+    .describe('Numbers read from your own service at the end of each window (README, "Web metrics"); one outside its bound fails the analysis.'),
+};
+
 const analysisStep = z
   .object({
     analysis: z
       .object({
-        maxErrorRate: z.number().min(0).max(1).default(0.05).describe('Highest accepted share of failed requests to the new version.'),
-        maxP95LatencyMs: z.number().positive().optional(),
-        interval: duration(DURATION_BOUNDS.analysisInterval).default('10s'),
+        ...analysisConditions,
         count: z.number().int().min(1).max(MAX_ANALYSIS_COUNT).default(3).describe('How many measurements, one per interval.'),
-        minRequests: z.number().int().min(0).default(10).describe('Fewer requests in a window make it inconclusive, not failed.'),
-        compare: stableComparison.optional(),
-        web: z
-          .array(webMetricSchema)
-          .min(1, 'lists no metric; leave web out instead')
-          .max(MAX_WEB_METRICS, `at most ${MAX_WEB_METRICS} web metrics`)
-          .refine((ms) => new Set(ms.map((m) => m.name)).size === ms.length, 'names a metric twice; give each a name of its own')
-          .optional()
-          .describe('Numbers read from your own service at the end of each window (README, "Web metrics"); one outside its bound fails the analysis.'),
       })
       .strict(),
   })
   .strict();
 
-export const rolloutStepSchema = z.union([setWeightStep, pauseStep, approvalStep, analysisStep]);
+/** Analysis through every canary step from the first that gives the new version traffic until promotion (Argo Rollouts' background analysis). */
+export const backgroundAnalysisSchema = z
+  .object(analysisConditions)
+  .strict()
+  .describe('Measured window after window from the first setWeight above 0 until promotion; a failing window rolls back at once, whatever step the release is in.');
+
+/** A JSONPath into a JSON request or answer; `$` alone would compare or hide everything. */
+const jsonPath = z.string().regex(/^\$[.[]\S*$/, 'must be a JSONPath into the JSON, starting with "$." or "$[", e.g. $.label or $.scores[0]');
+
+/** Where the stable and candidate answers to the same request are compared. */
+export const predictionFieldSchema = z
+  .object({
+    path: jsonPath.describe('Where the prediction is in the JSON answer, e.g. $.label or $.score.'),
+    tolerance: z.number().min(0).optional().describe('Numbers agree within this absolute difference.'),
+    relativeTolerance: z.number().min(0).optional().describe("Numbers agree within this share of stable's value (0.05 is 5%)."),
+  })
+  .strict()
+  .describe('Labels (strings, booleans) agree when equal; numbers when equal or within a tolerance.');
+
+/** Most prediction fields compared, and most fields redacted, per shadow step. */
+export const MAX_PREDICTION_FIELDS = 20;
+/** Most disagreements a release keeps per shadow window (input and both answers). */
+export const MAX_DISAGREEMENT_SAMPLES = 20;
+
+const agreementSchema = z
+  .object({
+    min: z.number().min(0).max(1).describe('Lowest accepted share of compared requests whose predictions agree (agreement >= min).'),
+    minSamples: z.number().int().min(1).default(20).describe('Fewer compared requests in a window make it inconclusive, not failed.'),
+    fields: z.array(predictionFieldSchema).min(1, 'names no field; give the JSONPath of the prediction, e.g. - path: $.label').max(MAX_PREDICTION_FIELDS, `at most ${MAX_PREDICTION_FIELDS} fields`),
+    redact: z
+      .array(jsonPath)
+      .max(MAX_PREDICTION_FIELDS, `at most ${MAX_PREDICTION_FIELDS} paths`)
+      .default([])
+      .describe('JSONPaths into the request and the answers replaced by "[redacted]" in the kept samples (e.g. $.customer_id).'),
+    samples: z.number().int().min(0).max(MAX_DISAGREEMENT_SAMPLES).default(5).describe('Disagreements kept per window for the operator: input and both answers.'),
+  })
+  .strict();
+
+const shadowStep = z
+  .object({
+    shadow: z
+      .object({
+        percent: z.number().int().min(1).max(100).default(100).describe('Percent of unpinned requests copied to the new version; callers are answered by stable.'),
+        duration: duration(DURATION_BOUNDS.pause).describe('How long requests are copied.'),
+        interval: duration(DURATION_BOUNDS.analysisInterval).optional().describe('One agreement verdict per interval; default: one for the whole duration.'),
+        agreement: agreementSchema.optional().describe("Compare the new version's answers with stable's on the same requests; without it the copies only load the new version."),
+      })
+      .strict(),
+  })
+  .strict()
+  .describe('Copy live requests to the new version before it serves anyone (README, "Shadow traffic and prediction agreement").');
+
+export const rolloutStepSchema = z.union([setWeightStep, pauseStep, approvalStep, analysisStep, shadowStep]);
+
+/**
+ * Shadow steps that can run: before the new version gets traffic (after, it would be copied
+ * requests it already answers), and with at most MAX_ANALYSIS_COUNT windows. Checked on the list,
+ * not the step, so a step's own errors are reported as they are.
+ */
+function shadowStepsRunnable(steps: Array<z.output<typeof rolloutStepSchema>>, ctx: z.RefinementCtx): void {
+  const served = steps.findIndex((step) => 'setWeight' in step && step.setWeight > 0);
+  steps.forEach((step, i) => {
+    if (!('shadow' in step)) return;
+    if (served >= 0 && i > served) {
+      ctx.addIssue({ code: 'custom', path: [i, 'shadow'], message: `comes after step ${served} (setWeight ${(steps[served] as { setWeight: number }).setWeight}): shadow steps must come before the first setWeight above 0, while stable answers every caller` });
+    }
+    const { duration: total, interval } = step.shadow;
+    if (interval && Math.ceil(durationMs(total) / durationMs(interval)) > MAX_ANALYSIS_COUNT) {
+      ctx.addIssue({ code: 'custom', path: [i, 'shadow', 'interval'], message: `gives more than ${MAX_ANALYSIS_COUNT} windows in duration ${total}; use a longer interval` });
+    }
+  });
+}
 
 export const rolloutSchema = z.discriminatedUnion('strategy', [
   z.object({ strategy: z.literal('direct') }).strict(),
   z
     .object({
       strategy: z.literal('canary'),
-      steps: z.array(rolloutStepSchema).min(1, 'a canary needs at least one step').max(MAX_ROLLOUT_STEPS, `at most ${MAX_ROLLOUT_STEPS} steps`),
+      steps: z
+        .array(rolloutStepSchema)
+        .min(1, 'a canary needs at least one step')
+        .max(MAX_ROLLOUT_STEPS, `at most ${MAX_ROLLOUT_STEPS} steps`)
+        .superRefine(shadowStepsRunnable),
+      backgroundAnalysis: backgroundAnalysisSchema.optional(),
     })
     .strict(),
   z
@@ -201,3 +282,4 @@ export type Spec = z.output<typeof specSchema>;
 export type SpecInput = z.input<typeof specSchema>;
 export type RolloutStep = z.output<typeof rolloutStepSchema>;
 export type SmokeTest = z.output<typeof smokeTestSchema>;
+export type PredictionField = z.output<typeof predictionFieldSchema>;

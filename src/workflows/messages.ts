@@ -6,7 +6,8 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Weights } from '../activities/types';
+import type { DisagreementSample, ShadowResult, Weights } from '../activities/types';
+import type { RecordedMeasurement } from '../rollout/measurements';
 import type { Channel, SignedIdentity } from '../policy/identity';
 
 export interface ReleaseInput {
@@ -165,6 +166,12 @@ export interface ReleaseStatus {
   /** every failed attempt of a rollback part, latest last */
   rollbackFailures?: { at: string; part: string; error: string }[];
   steps: StepState[];
+  /** every number analysis judged, window by window (rollout steps, shadow steps, background analysis); the first and latest kept */
+  measurements?: RecordedMeasurement[];
+  /** the latest shadow window: how the new version's predictions agreed with stable's, and the disagreements kept (input and both answers, redacted by the gateway) */
+  shadow?: { version: string; stable: string; agreement?: number; pairs: ShadowResult['pairs']; samples: DisagreementSample[] };
+  /** the spec's backgroundAnalysis: windows measured so far and the latest verdict */
+  background?: { state: 'running' | 'stopped' | 'failed'; rounds: number; last?: string };
   checks: { check: string; ok: boolean; observed: string }[];
   actions: OperatorAction[];
   history: HistoryEntry[];

@@ -19,7 +19,8 @@ import {
 } from '@temporalio/workflow';
 import type { ModelState, ReleaseActivities, TrafficState } from '../activities/types';
 import { FailureType, UNTYPED_FAILURE } from '../errors';
-import { describeStep, formatMs, rolloutPlan, type PlanStep } from '../rollout/plan';
+import { backgroundPlan, describeStep, formatMs, rolloutPlan, type BackgroundPlan, type PlanStep } from '../rollout/plan';
+import { analysisMeasurements, shadowMeasurements, type RecordedMeasurement } from '../rollout/measurements';
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
 import type { Spec } from '../model-spec/schema';
 import { activities, timedActivities, rollbackActivities } from './activity-presets';
@@ -77,6 +78,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     status.actions.push(action);
     if (status.actions.length > MAX_RECORDS) status.actions.splice(MAX_RECORDS / 2, 1);
   };
+  const recordMeasurements = (records: RecordedMeasurement[]) => {
+    const all = [...(status.measurements ?? []), ...records];
+    // Bounded like the history: the first windows and the latest.
+    status.measurements = all.length > MAX_RECORDS ? [...all.slice(0, MAX_RECORDS / 2), ...all.slice(-MAX_RECORDS / 2)] : all;
+  };
   // Metrics go through the SDK's meter: not emitted again when a history is replayed.
   const tags = { model, environment };
   let stageStartedAt = Date.now();
@@ -121,6 +127,8 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   let currentStep = -1;
   let windowOverridden = false;
   const pipeline = new CancellationScope();
+  // Set when the background analysis failed: it cancels the pipeline, and this is the reason.
+  let backgroundFailure: { message: string; type: string } | undefined;
 
   // Approval policy (src/policy), read from the worker's configuration as the release starts and
   // checked in every message handler. Releases started before it keep one approval by anyone.
@@ -334,8 +342,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       status.steps = plan.map((step, index) => ({ index, description: describeStep(step, version), status: 'pending' }));
       planKinds = plan.map((step) => step.kind);
       await awaitDeployWindow();
+      const background = stable ? backgroundPlan(spec.rollout) : undefined;
+      // It starts once the new version serves callers: after the first setWeight above 0.
+      const backgroundFrom = plan.findIndex((step) => step.kind === 'setWeight' && step.weight > 0);
+      let stopBackground: (() => Promise<void>) | undefined;
       for (const [index, step] of plan.entries()) {
         currentStep = index;
+        if (step.kind === 'promote' && stopBackground) await stopBackground();
         const state = status.steps[index]!;
         if (promoteRequested && step.kind !== 'promote') {
           state.status = 'skipped';
@@ -350,10 +363,11 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         state.detail = await runStep(step, index, spec);
         state.status = 'done';
         state.finishedAt = now();
+        if (background && index === backgroundFrom && !stopBackground) stopBackground = startBackground(background, spec);
       }
     });
   } catch (err) {
-    const reason = describeFailure(err, abort);
+    const reason = backgroundFailure ?? describeFailure(err, abort);
     status.reason = reason.message;
     status.failureType = reason.type;
     // Nothing waits any more: the release is ending.
@@ -470,6 +484,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       case 'analysis': {
         const results: string[] = [];
         for (let round = 1; round <= step.count; round++) {
+          const from = now();
           const result = await timedActivities('analysis', spec, `analyse ${version} for ${formatMs(step.intervalMs)} (${round}/${step.count})`, step.intervalMs).analyzeVersion({
             ...ref,
             version,
@@ -478,21 +493,47 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
             // Only when it compares, so rounds without comparisons send what they always sent.
             ...(step.rule.compare && stable ? { stable } : {}),
           });
+          recordMeasurements(analysisMeasurements({ step: index, round, window: { from, to: now() } }, result, step.rule));
           results.push(`${round}: ${result.outcome} (${result.detail})`);
           note(`analysis ${round}/${step.count} of ${version}: ${result.outcome} — ${result.detail}`);
           if (result.outcome === 'fail') {
             throw ApplicationFailure.nonRetryable(`analysis failed: ${result.detail}`, FailureType.AnalysisFailed);
           }
-          if (result.outcome === 'inconclusive') {
-            // Like a failed gate that a person can overrule: wait for resume (or abort).
-            status.paused = true;
-            status.waitingFor = 'resume';
-            note(`analysis inconclusive (${result.detail}); resume to continue or abort to roll back`);
-            await condition(() => !status.paused || promoteRequested);
-            status.waitingFor = undefined;
-          }
+          if (result.outcome === 'inconclusive') await awaitResumeAfterInconclusive('analysis', result.detail);
           if (promoteRequested) break;
         }
+        return results.join('; ');
+      }
+      case 'shadow': {
+        // Callers keep stable's answers; the new version gets copies, on top of its pinned access.
+        const serving = { weights: canaryWeights(version, stable, 0), pinned: withPin(before!.traffic.pinned, version), stable };
+        await setTraffic({ ...serving, mirror: { version, percent: step.percent, ...(step.agreement ? { compare: step.agreement.compare } : {}) } });
+        const results: string[] = [];
+        const agreement = step.agreement;
+        if (!agreement) {
+          await condition(() => promoteRequested, step.durationMs, { summary: `copy requests to ${version} for ${formatMs(step.durationMs)}` });
+          results.push(promoteRequested ? 'ended by promote' : `copied ${step.percent}% of requests for ${formatMs(step.durationMs)}`);
+        }
+        for (let round = 1; agreement && round <= step.count; round++) {
+          const windowMs = Math.min(step.intervalMs, step.durationMs - (round - 1) * step.intervalMs);
+          const from = now();
+          const result = await timedActivities('analysis', spec, `compare ${version}'s predictions with ${stable} for ${formatMs(windowMs)} (${round}/${step.count})`, windowMs).analyzeShadow({
+            ...ref,
+            version,
+            stable: stable!,
+            rule: agreement.rule,
+            windowMs,
+          });
+          recordMeasurements(shadowMeasurements({ step: index, round, window: { from, to: now() } }, result, agreement.rule.min));
+          status.shadow = { version, stable: stable!, ...(result.agreement === undefined ? {} : { agreement: result.agreement }), pairs: result.pairs, samples: result.samples.slice(-(agreement.compare.samples ?? result.samples.length)) };
+          results.push(`${round}: ${result.outcome} (${result.detail})`);
+          note(`shadow ${round}/${step.count} of ${version}: ${result.outcome} — ${result.detail}`);
+          if (result.outcome === 'fail') throw ApplicationFailure.nonRetryable(`shadow analysis failed: ${result.detail}`, FailureType.AnalysisFailed);
+          if (result.outcome === 'inconclusive') await awaitResumeAfterInconclusive('shadow analysis', result.detail);
+          if (promoteRequested) break;
+        }
+        // The copies stop with the step: from the next one the new version answers callers itself.
+        await setTraffic(serving);
         return results.join('; ');
       }
       case 'promote': {
@@ -508,6 +549,58 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         return `${version} 100%${warm.length ? `, warm: ${warm.join(', ')}` : ''}`;
       }
     }
+  }
+
+  /** Like a failed gate that a person can overrule: waits for resume (or abort, or promote). */
+  async function awaitResumeAfterInconclusive(what: string, detail: string) {
+    status.paused = true;
+    status.waitingFor = 'resume';
+    note(`${what} inconclusive (${detail}); resume to continue or abort to roll back`);
+    await condition(() => !status.paused || promoteRequested);
+    status.waitingFor = undefined;
+  }
+
+  /**
+   * Starts the spec's background analysis: window after window while the steps run, in a scope of
+   * its own inside the pipeline. A failing window (or one that cannot be measured after retries)
+   * records the reason and cancels the pipeline, which rolls back whatever step was running; an
+   * inconclusive one is recorded and the next window begins. Returns what stops it (before promotion).
+   */
+  function startBackground(plan: BackgroundPlan, spec: Spec): () => Promise<void> {
+    const scope = new CancellationScope();
+    status.background = { state: 'running', rounds: 0 };
+    note(`background analysis of ${version} started: a window every ${formatMs(plan.intervalMs)} until promotion`);
+    const running = scope
+      .run(async () => {
+        for (let round = 1; ; round++) {
+          const from = now();
+          const result = await timedActivities('analysis', spec, `background analysis of ${version} for ${formatMs(plan.intervalMs)} (${round})`, plan.intervalMs).analyzeVersion({
+            ...ref,
+            version,
+            rule: plan.rule,
+            windowMs: plan.intervalMs,
+            ...(plan.rule.compare && stable ? { stable } : {}),
+          });
+          recordMeasurements(analysisMeasurements({ step: 'background', round, window: { from, to: now() } }, result, plan.rule));
+          status.background = { state: 'running', rounds: round, last: `${result.outcome}: ${result.detail}` };
+          note(`background analysis ${round} of ${version}: ${result.outcome} — ${result.detail}`);
+          if (result.outcome === 'fail') throw ApplicationFailure.nonRetryable(`background analysis failed: ${result.detail}`, FailureType.AnalysisFailed);
+        }
+      })
+      .catch((err: unknown) => {
+        if (isCancellation(err)) return;
+        backgroundFailure = describeFailure(err, undefined);
+        status.background = { ...status.background!, state: 'failed' };
+        pipeline.cancel();
+      });
+    return async () => {
+      scope.cancel();
+      await running;
+      if (status.background?.state === 'running') {
+        status.background.state = 'stopped';
+        note(`background analysis of ${version} stopped after ${status.background.rounds} window${status.background.rounds === 1 ? '' : 's'}: promoting`);
+      }
+    };
   }
 
   async function rollBack(fullReason: string) {

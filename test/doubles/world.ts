@@ -9,10 +9,11 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createEnvironmentActivities, type HealthChecks } from '../../src/activities/release';
-import type { Analyzer, Environment, ImageBuilder, Target, TrafficRouter, VersionWorkload } from '../../src/activities/target';
-import type { ReleaseActivities, ReleaseNotice, RunningVersion, TrafficState } from '../../src/activities/types';
+import type { AgreementAnalyzer, Analyzer, Environment, ImageBuilder, Target, TrafficRouter, VersionWorkload } from '../../src/activities/target';
+import type { DisagreementSample, ReleaseActivities, ReleaseNotice, RunningVersion, TrafficState } from '../../src/activities/types';
 import { NOTIFICATION_EVENTS, type NotificationEvent } from '../../src/naming/notifications';
 import { FailureType } from '../../src/errors';
+import { judgeAgreement } from '../../src/activities/analysis/agreement';
 import { parseSpec } from '../../src/model-spec/parse';
 import { createPolicyActivities } from '../../src/activities/policy/resolve-policy';
 import type { PolicyInput } from '../../src/policy/resolve';
@@ -26,12 +27,17 @@ export interface WorldOptions {
   buildFailure?: 'non-retryable' | { transientFailures: number };
   deployDelayMs?: number;
   failingChecks?: string[];
-  analysis?: 'pass' | 'fail' | 'inconclusive';
+  /** outcome of every analysis window, or of each in turn (the last repeats) */
+  analysis?: Outcome | Outcome[];
+  /** what the gateway compared in each shadow window, in turn (the last repeats), judged by the real agreement verdict; default all agree */
+  shadow?: Array<{ agree: number; disagree: number; notCompared?: number; samples?: DisagreementSample[] }>;
   /** the environment's approval policy (through the real resolvePolicy) and serve's verify key (hex) */
   policy?: { production?: boolean; policy?: PolicyInput; verifyKey?: string; deployWindows?: DeployWindow[] };
   /** notification receivers (default: none); `refuses` ones reject every notification (non-retryable) */
   notifications?: { kind: 'webhook' | 'slack'; events?: NotificationEvent[]; refuses?: boolean }[];
 }
+
+type Outcome = 'pass' | 'fail' | 'inconclusive';
 
 export interface Call {
   name: string;
@@ -106,10 +112,20 @@ export function createWorld(options: WorldOptions) {
     },
   };
 
+  const outcomes = ([] as Outcome[]).concat(options.analysis ?? 'pass');
+  let windows = 0;
   const analyzer: Analyzer = {
     async analyze() {
-      const outcome = options.analysis ?? 'pass';
+      const outcome = outcomes[Math.min(windows++, outcomes.length - 1)]!;
       return { outcome, requests: outcome === 'inconclusive' ? 0 : 100, errorRate: outcome === 'fail' ? 0.5 : 0, detail: `error rate ${outcome === 'fail' ? '50' : '0'}%` };
+    },
+  };
+  const shadowWindows = options.shadow ?? [{ agree: 50, disagree: 0 }];
+  let shadowRound = 0;
+  const agreement: AgreementAnalyzer = {
+    async analyze(input) {
+      const w = shadowWindows[Math.min(shadowRound++, shadowWindows.length - 1)]!;
+      return judgeAgreement({ agree: w.agree, disagree: w.disagree, notCompared: w.notCompared ?? 0, samples: w.samples ?? [] }, input.rule, input.stable);
     },
   };
 
@@ -136,7 +152,7 @@ export function createWorld(options: WorldOptions) {
     ],
   });
 
-  const environment: Environment = { target, router, analyzer, builder };
+  const environment: Environment = { target, router, analyzer, agreement, builder };
   const real = createEnvironmentActivities({ [WORLD_ENVIRONMENT]: environment }, checks);
   /** Activities answer for whatever environment a test names: the world is one environment. */
   const inWorld = <I extends { environment: string }>(input: I): I => ({ ...input, environment: WORLD_ENVIRONMENT });
@@ -166,8 +182,9 @@ export function createWorld(options: WorldOptions) {
     deployVersion: recorded('deployVersion', (i) => real.deployVersion(inWorld(i)), (i) => ({ version: i.version })),
     verifyVersion: recorded('verifyVersion', (i) => real.verifyVersion(inWorld(i)), (i) => ({ version: i.version })),
     describeModel: recorded('describeModel', (i) => real.describeModel(inWorld(i)), () => ({})),
-    setTraffic: recorded('setTraffic', (i) => real.setTraffic(inWorld(i)), (i) => ({ weights: i.weights, pinned: i.pinned, stable: i.stable })),
+    setTraffic: recorded('setTraffic', (i) => real.setTraffic(inWorld(i)), (i) => ({ weights: i.weights, pinned: i.pinned, stable: i.stable, ...(i.mirror ? { mirror: i.mirror } : {}) })),
     analyzeVersion: recorded('analyzeVersion', (i) => real.analyzeVersion(inWorld(i)), (i) => ({ version: i.version })),
+    analyzeShadow: recorded('analyzeShadow', (i) => real.analyzeShadow(inWorld(i)), (i) => ({ version: i.version, stable: i.stable, windowMs: i.windowMs })),
     scaleDownVersion: recorded('scaleDownVersion', (i) => real.scaleDownVersion(inWorld(i)), (i) => ({ version: i.version })),
     restoreVersion: recorded('restoreVersion', (i) => real.restoreVersion(inWorld(i)), (i) => ({ version: i.version, replicas: i.replicas })),
     retireVersions: recorded('retireVersions', (i) => real.retireVersions(inWorld(i)), (i) => ({ versions: i.versions })),

@@ -7,7 +7,8 @@
  */
 import type { EnvironmentConfig } from '../../config/schema';
 import type { GatewayToken } from '../../shared/gateway-token';
-import type { Analyzer } from '../target';
+import type { AgreementAnalyzer, Analyzer } from '../target';
+import { GatewayAgreementAnalyzer } from './gateway/agreement';
 import { GatewayAnalyzer } from './gateway/analyzer';
 import { PrometheusAnalyzer } from './prometheus/analyzer';
 import { WebMetricsAnalyzer } from './web/analyzer';
@@ -41,4 +42,15 @@ function createTrafficAnalyzer(name: string, env: EnvironmentConfig, clients: { 
     return new GatewayAnalyzer(env.traffic.url, clients.gatewayToken);
   }
   return undefined;
+}
+
+/**
+ * The agreement of mirrored answers in environment `name`: tandem's gateway compares them, so
+ * only where it routes the traffic (a Docker environment, or `analysis.gateway.url` for
+ * `tandem gateway --kubernetes`); undefined elsewhere (a shadow step with agreement then fails,
+ * saying so).
+ */
+export function createAgreementAnalyzer(env: EnvironmentConfig, clients: { gatewayToken?: GatewayToken }): AgreementAnalyzer | undefined {
+  const url = env.analysis?.gateway?.url ?? (env.traffic.router === 'gateway' ? env.traffic.url : undefined);
+  return url && clients.gatewayToken ? new GatewayAgreementAnalyzer(url, clients.gatewayToken) : undefined;
 }

@@ -5,12 +5,12 @@
  * Read-only, so repeating a window is harmless.
  */
 import { ADMIN_METRICS_JSON } from '../../../naming/gateway';
-import { fetchText } from '../../../shared/http';
-import { describeGatewayToken, type GatewayToken, readGatewayToken } from '../../../shared/gateway-token';
+import type { GatewayToken } from '../../../shared/gateway-token';
 import type { Analyzer } from '../../target';
 import type { AnalysisInput, AnalysisResult } from '../../types';
 import { waitWindow } from '../../wait';
 import { judgeWithStable } from '../compare';
+import { readGatewayJson } from './admin-read';
 import { difference, measuresOf, parseMetricsJson, snapshotOf, type TrafficSnapshot } from './snapshot';
 
 export interface GatewayAnalyzerOptions {
@@ -58,29 +58,7 @@ export class GatewayAnalyzer implements Analyzer {
 
   /** The counters of each of `versions`, from one reading of the metrics. Throws as readSnapshot. */
   async readSnapshots(model: string, versions: readonly string[], signal?: AbortSignal): Promise<TrafficSnapshot[]> {
-    const headers = { authorization: `Bearer ${await readGatewayToken(this.credentials)}` };
-    let status: number;
-    let text: string;
-    try {
-      const read = await fetchText(this.metricsUrl, this.options.readTimeoutMs ?? 10_000, { headers }, signal);
-      status = read.response.status;
-      text = read.text;
-    } catch (error) {
-      signal?.throwIfAborted();
-      throw new Error(`cannot read gateway metrics at ${this.metricsUrl}: ${(error as Error).message}`);
-    }
-    if (status === 401) {
-      throw new Error(
-        `tandem gateway at ${this.metricsUrl} refused ${describeGatewayToken(this.credentials)}; give the worker the token the gateway uses (traffic.tokenEnv or traffic.tokenFile)`,
-      );
-    }
-    if (status !== 200) throw new Error(`cannot read gateway metrics at ${this.metricsUrl}: answered ${status}: ${text.slice(0, 200)}`);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new Error(`cannot read gateway metrics at ${this.metricsUrl}: not JSON: ${text.slice(0, 200)}`);
-    }
+    const body = await readGatewayJson(this.metricsUrl, this.credentials, 'gateway metrics', this.options.readTimeoutMs ?? 10_000, signal);
     const metrics = parseMetricsJson(body);
     return versions.map((version) => snapshotOf(metrics, model, version));
   }
