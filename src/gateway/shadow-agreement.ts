@@ -20,8 +20,9 @@ export interface DisagreementSample {
   /** ISO time the pair was judged */
   at: string;
   request: { method: string; path: string; body: KeptBody };
-  stable: { status: number | null; body: KeptBody };
-  candidate: { status: number | null; body: KeptBody };
+  /** status 0: no answer (error or timeout; the body says which) */
+  stable: { status: number; body: KeptBody };
+  candidate: { status: number; body: KeptBody };
   differences: string[];
 }
 
@@ -147,8 +148,9 @@ function sampleOf(compare: MirrorCompare, request: PairRequest & { body: Buffer 
   };
 }
 
-function keptAnswer(answer: ShadowAnswer, redact: readonly string[]): { status: number | null; body: KeptBody } {
-  if (answer.kind === 'failed') return { status: null, body: `(no answer: ${answer.reason})` };
+function keptAnswer(answer: ShadowAnswer, redact: readonly string[]): { status: number; body: KeptBody } {
+  // Status 0 for no answer, as fetch() reports a network error: readers expect a number.
+  if (answer.kind === 'failed') return { status: 0, body: `(no answer: ${answer.reason})` };
   if (answer.kind === 'too_large') return { status: answer.status, body: notKept(answer.bytes) };
   return { status: answer.status, body: keptBody(answer.body, redact) };
 }

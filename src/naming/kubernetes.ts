@@ -35,6 +35,12 @@ export const KubeAnnotation = {
   traffic: 'tandem.dev/traffic',
   /** on a model's HTTPRoute: `{ "<service>": "<version>" }` for every backend (the gateway reads versions from it) */
   backends: 'tandem.dev/backends',
+  /**
+   * on a model's HTTPRoute with a RequestMirror filter: the mirror's `compare` as JSON. Only
+   * tandem's gateway reads it (`tandem gateway --kubernetes`); other data planes ignore it, as
+   * Gateway API discards the mirror's answers.
+   */
+  mirrorCompare: 'tandem.dev/mirror-compare',
 } as const;
 
 /** The Gateway API's group, and the version of it tandem writes and reads. */

@@ -192,6 +192,22 @@ function knownFieldsAt(path: readonly PropertyKey[]): string {
   return path[2] === 'fields' ? KNOWN_COMPARE_FIELD_FIELDS : KNOWN_COMPARE_FIELDS;
 }
 
+/**
+ * The mirror's `compare` stored as JSON text (the HTTPRoute annotation `tandem.dev/mirror-compare`),
+ * or why it is none tandem can use. Never throws.
+ */
+export function parseMirrorCompare(text: string): { compare: MirrorCompare } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { problem: `not JSON (${(error as Error).message})` };
+  }
+  const result = MirrorCompareSchema.safeParse(value);
+  if (result.success) return { compare: result.data };
+  return { problem: result.error.issues.map((i) => `${['compare', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ') };
+}
+
 /** Issues as one line, `field: message; ...`, the form error messages and the admin API's `error` use. */
 export function formatTrafficIssues(issues: readonly TrafficIssue[]): string {
   return issues.map((i) => `${i.field}: ${i.message}`).join('; ');

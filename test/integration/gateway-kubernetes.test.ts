@@ -20,7 +20,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { SSA } from '../../src/activities/kubernetes/client';
 import { GatewayApiRouter } from '../../src/activities/traffic/gateway-api-router';
-import { GATEWAY_CONTROLLER_NAME } from '../../src/naming/gateway';
+import { adminAgreementPath, GATEWAY_CONTROLLER_NAME } from '../../src/naming/gateway';
 import { workloadName } from '../../src/naming/kubernetes';
 import { createTestNamespace, eventually, startControlPlane } from '../helpers/kubernetes';
 
@@ -353,6 +353,28 @@ describe('tandem gateway --kubernetes: the Gateway API data plane on a real API 
     const parents = (await route()).status.parents;
     assert.deepEqual(parents[0].conditions.map((c: Json) => `${c.type}=${c.status}`), ['Accepted=True', 'ResolvedRefs=True']);
     await router.setState(MODEL, { weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
+    await pickedUp('the route without mirror', (m) => m?.traffic.mirror === undefined && m?.traffic.weights['v1.1.0'] === 10);
+  });
+
+  it('compares the mirror\'s answers with the callers\' when the router writes mirror.compare (annotation tandem.dev/mirror-compare)', async () => {
+    const compare = { fields: [{ path: '$.version' }], redact: ['$.path'], samples: 2 };
+    const state = { weights: { 'v1.0.0': 100 }, pinned: [], stable: 'v1.0.0', mirror: { version: 'v1.2.0', percent: 100, compare } };
+    await router.setState(MODEL, state);
+    assert.deepEqual(JSON.parse((await route()).metadata.annotations['tandem.dev/mirror-compare']), compare);
+    assert.deepEqual(await router.getState(MODEL), state, 'the router reads the compare back from the route');
+    await pickedUp('the compare', (m) => m?.traffic.mirror?.compare?.samples === 2);
+    const { served, failed } = await send(url, 20, 4);
+    assert.deepEqual({ served, failed }, { served: { 'v1.0.0': 20 }, failed: [] });
+    const agreement = adminAgreementPath(MODEL, 'v1.2.0');
+    const reading: Json = await eventually('20 pairs compared', async () => {
+      const r = (await (await fetch(`${adminUrl}${agreement}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as Json;
+      return r.disagree >= 20 ? r : undefined;
+    });
+    assert.deepEqual([reading.agree, reading.disagree, reading.notCompared, reading.samples.length], [0, 20, 0, 2]);
+    assert.deepEqual(reading.samples[1].differences, ['$.version: stable "v1.0.0", candidate "v1.2.0"']);
+    assert.deepEqual(reading.samples[1].candidate.body, { version: 'v1.2.0', path: '[redacted]' });
+    await router.setState(MODEL, { weights: { 'v1.0.0': 90, 'v1.1.0': 10 }, pinned: ['v1.1.0'], stable: 'v1.0.0' });
+    assert.equal((await route()).metadata.annotations['tandem.dev/mirror-compare'], undefined, 'no mirror, no compare annotation');
     await pickedUp('the route without mirror', (m) => m?.traffic.mirror === undefined && m?.traffic.weights['v1.1.0'] === 10);
   });
 

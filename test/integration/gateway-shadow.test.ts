@@ -237,7 +237,7 @@ describe('tandem gateway shadow comparison', () => {
     reading = await judged(model, 2); // the copy times out after the gateway's upstream timeout
     assert.equal(reading.disagree, 2);
     assert.deepEqual(reading.samples[1].differences, ['candidate did not answer (timeout)']);
-    assert.deepEqual(reading.samples[1].candidate, { status: null, body: '(no answer: timeout)' });
+    assert.deepEqual(reading.samples[1].candidate, { status: 0, body: '(no answer: timeout)' });
 
     candidate.mode = 'agree';
     const failed = await call(model, { amount: 3 }, '/fail');

@@ -160,7 +160,7 @@ describe('the agreement book', () => {
     assert.equal(keptBody(Buffer.from('card 4111'), ['$.card']), '(9 bytes, not JSON, not kept: redaction applies to JSON)');
     const book = createAgreementBook();
     book.record('m', 'v2', LABEL, request({}), ok({ label: 'ok' }), { kind: 'failed', reason: 'timeout' });
-    assert.deepEqual(book.reading('m', 'v2').samples[0]!.candidate, { status: null, body: '(no answer: timeout)' });
+    assert.deepEqual(book.reading('m', 'v2').samples[0]!.candidate, { status: 0, body: '(no answer: timeout)' });
   });
 
   it('tracks at most maxVersions versions, forgetting the one compared least recently', () => {

@@ -5,7 +5,10 @@
  *   - one rule per pinned version: header `X-Model-Version: <version>` → that version's Service
  *     (a header match is more specific than none, so pins win over the weighted rule);
  *   - a default rule: backendRefs to each version's Service with its `weight`, and a RequestMirror
- *     filter to the mirror version's Service when the state has one.
+ *     filter to the mirror version's Service when the state has one; the mirror's `compare` goes
+ *     into the annotation `tandem.dev/mirror-compare` as JSON. Only tandem's own data plane
+ *     (`tandem gateway --kubernetes`) reads it and compares the answers; other data planes ignore
+ *     it, since Gateway API discards the mirror's answers.
  * The stable version and the Service → version mapping are kept in annotations of the route, so
  * getState reads everything back from the route itself.
  */
@@ -20,6 +23,7 @@ import type { TrafficRouter } from '../target';
 import type { TrafficState } from '../types';
 import { validateTrafficState } from './validate';
 import type { BackendRef, HTTPRoute, HTTPRouteRule } from '../../shared/gateway-api';
+import { parseMirrorCompare } from '../../shared/traffic-state';
 
 const HTTPROUTES = 'httproutes';
 /** Gateway API allows at most 16 rules per HTTPRoute: 15 pins and the default rule. */
@@ -90,6 +94,7 @@ export class GatewayApiRouter implements TrafficRouter {
 
     const annotations: Record<string, string> = { [KubeAnnotation.model]: model, [KubeAnnotation.backends]: JSON.stringify(backends) };
     if (state.stable !== undefined) annotations[KubeAnnotation.stable] = state.stable;
+    if (weighted.length && state.mirror?.compare) annotations[KubeAnnotation.mirrorCompare] = JSON.stringify(state.mirror.compare);
     const name = modelObjectName(model);
     const route: HTTPRoute = {
       apiVersion: `${GATEWAY_API_GROUP}/${GATEWAY_API_VERSION}`,
@@ -125,7 +130,8 @@ export class GatewayApiRouter implements TrafficRouter {
 
   /**
    * The policy the model's HTTPRoute holds: weights from the default rule's backendRefs, pins from
-   * the header rules, the stable version from its annotation. Empty weights when there is no route.
+   * the header rules, the stable version and the mirror's compare from their annotations. Empty
+   * weights when there is no route.
    */
   async getState(model: string): Promise<TrafficState> {
     const route = await this.readRoute(model);
@@ -191,6 +197,10 @@ export function trafficOfRoute(route: HTTPRoute): TrafficState {
     const copy = rule.filters?.find((f) => f.type === 'RequestMirror')?.requestMirror;
     if (copy) mirror = { version: backends[copy.backendRef.name] ?? copy.backendRef.name, percent: copy.percent ?? 100 };
   }
+  const compareText = annotations[KubeAnnotation.mirrorCompare];
+  const compare = mirror && compareText ? parseMirrorCompare(compareText) : undefined;
+  // An annotation edited into something unusable reads as no compare: the mirror itself still holds.
+  if (mirror && compare && 'compare' in compare) mirror = { ...mirror, compare: compare.compare };
   const state: TrafficState = { weights, pinned, ...(mirror ? { mirror } : {}) };
   if (annotations[KubeAnnotation.stable]) state.stable = annotations[KubeAnnotation.stable];
   return state;

@@ -17,7 +17,11 @@
  *   - rules matching the header `X-Model-Version` exactly: the header value is a pinned version
  *     served by the rule's backendRefs;
  *   - a RequestMirror filter on the weighted rule (one, to one Service; `percent` or `fraction`):
- *     a copy of that share of the rule's requests goes to the mirror version, its answer discarded;
+ *     a copy of that share of the rule's requests goes to the mirror version, its answer discarded
+ *     unless the route's `tandem.dev/mirror-compare` annotation (written by tandem's gateway-api
+ *     router) says how to compare it with the caller's answer — tandem's extension: Gateway API
+ *     discards mirror answers and other data planes ignore the annotation; an annotation tandem
+ *     cannot parse leaves the mirror without comparison (the route is still Accepted);
  *   - backendRefs to Services in the route's namespace, or in another one whose ReferenceGrant
  *     allows HTTPRoutes of the route's namespace to reach it; a version is named by the route's
  *     `tandem.dev/backends` annotation ({service: version}, written by tandem's gateway-api
@@ -29,7 +33,7 @@
  */
 import type { EndpointTable } from '../discovery';
 import { VERSION_HEADER } from '../../naming/headers';
-import type { TrafficState } from '../../shared/traffic-state';
+import { parseMirrorCompare, type TrafficState } from '../../shared/traffic-state';
 import type { Metadata, Condition, GatewayClass, Listener, ListenerStatus, GatewayStatus, Gateway, ParentRef, BackendRef, HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRule, RouteParentStatus, HTTPRoute, Service, EndpointSlice, ReferenceGrant } from '../../shared/gateway-api';
 import { GATEWAY_API_GROUP, KubeAnnotation, SERVICE_NAME_LABEL } from '../../naming/kubernetes';
 
@@ -299,7 +303,9 @@ export function translateRoute(route: HTTPRoute): TranslatedRoute {
       }
       const copy = mirrorOf(mirrors[0]);
       if (copy) {
-        mirror = { version: names[copy.ref.name] ?? copy.ref.name, percent: copy.percent };
+        const compareText = annotations[KubeAnnotation.mirrorCompare];
+        const compare = compareText === undefined ? undefined : parseMirrorCompare(compareText);
+        mirror = { version: names[copy.ref.name] ?? copy.ref.name, percent: copy.percent, ...(compare && 'compare' in compare ? { compare: compare.compare } : {}) };
         serve(mirror.version, copy.ref);
       }
     }
