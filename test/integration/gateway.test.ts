@@ -176,6 +176,12 @@ describe('tandem gateway', () => {
     const router = new GatewayRouter(gateway.adminUrl, { token: TOKEN });
     await router.setState(model, { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2' });
     assert.deepEqual(await router.getState(model), { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2' });
+    // A shadow step's mirror goes through the router and reads back as it was set.
+    const mirror = { version: 'v1', percent: 40, compare: { fields: [{ path: '$.label' }], redact: ['$.amount'], samples: 3 } };
+    await router.setState(model, { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2', mirror });
+    assert.deepEqual((await router.getState(model)).mirror, mirror);
+    await router.setState(model, { weights: { v2: 100 }, pinned: ['v1'], stable: 'v2' });
+    assert.equal((await router.getState(model)).mirror, undefined, 'a state without a mirror ends the copies');
     await assert.rejects(router.setState(model, { weights: { v2: 99 }, pinned: [] }), (error: unknown) => {
       assert.ok(error instanceof ApplicationFailure);
       assert.equal(error.type, 'InvalidTraffic');

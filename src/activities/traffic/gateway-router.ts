@@ -33,6 +33,7 @@ export class GatewayRouter implements TrafficRouter {
   async setState(model: string, state: TrafficState): Promise<void> {
     const body: TrafficState = { weights: state.weights, pinned: state.pinned };
     if (state.stable !== undefined) body.stable = state.stable;
+    if (state.mirror !== undefined) body.mirror = state.mirror;
     await this.call('PUT', model, body);
   }
 
