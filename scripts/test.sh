@@ -15,4 +15,8 @@ if [ "$#" -gt 0 ]; then files="$*"; fi
 if grep -l 'startRealNode' $files >/dev/null 2>&1; then
   bash scripts/k8s-node-up.sh >/dev/null || echo "test.sh: the real Kubernetes node did not start; the tests that need it say why" >&2
 fi
+# Chromium (scripts/browser-up.sh) only when a console test, which drives a real browser, is among the files.
+if grep -l 'playwright-core' $files >/dev/null 2>&1; then
+  bash scripts/browser-up.sh
+fi
 exec node --import tsx --test --test-concurrency=1 --test-timeout=600000 $files

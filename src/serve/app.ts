@@ -26,6 +26,7 @@ import { registerReleaseRoutes } from './routes/releases';
 import { registerSignInRoutes } from './routes/auth';
 import type { SignIn } from './auth/sign-in';
 import { registerVersionRoutes } from './routes/versions';
+import { registerConsoleRoutes, type ConsoleOptions } from './routes/console';
 import { registerHookRoutes } from './hooks/routes';
 import { ServeDefaults } from './defaults';
 import type { KeyObject } from 'node:crypto';
@@ -57,6 +58,10 @@ export interface ServeDeps {
   logger?: FastifyServerOptions['logger'];
   loggerInstance?: FastifyBaseLogger;
   bodyLimit?: number;
+  /** the Temporal namespace, for links to the Web UI (console) */
+  namespace?: string;
+  /** the console's fleet monitor settings */
+  console?: ConsoleOptions;
 }
 
 /** The app as route modules see it: request and answer types come from the zod schemas. */
@@ -103,6 +108,8 @@ export async function buildServeApp(deps: ServeDeps): Promise<{ app: FastifyInst
 
   const routes: { method: string; url: string }[] = [];
   app.addHook('onRoute', (route) => {
+    // Hidden routes (the console's pages and assets) are not part of the API.
+    if ((route.schema as { hide?: boolean } | undefined)?.hide) return;
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
 
@@ -142,6 +149,7 @@ export async function buildServeApp(deps: ServeDeps): Promise<{ app: FastifyInst
   registerReleaseRoutes(typed, deps);
   registerVersionRoutes(typed, deps);
   await registerHookRoutes(typed, deps);
+  await registerConsoleRoutes(typed, deps, deps.console);
   await app.ready();
   return { app, routes };
 }

@@ -29,7 +29,7 @@ export async function runServe(config: Config & { path: string }, client: Tandem
   const signIn = config.serve?.oidc && createSignIn(config.serve.oidc);
   const providers = [bearerTokenProvider(tokens), ...(signIn ? [sessionProvider(signIn.sessions)] : [])];
   const signingKey = readSigningKey(config);
-  const { app } = await buildServeApp({ client, config, providers, ...(signIn ? { signIn } : {}), ...(signingKey ? { signingKey } : {}), logger: loggerOptions() });
+  const { app } = await buildServeApp({ client, config, providers, ...(signIn ? { signIn } : {}), ...(signingKey ? { signingKey } : {}), namespace: client.temporal.options.namespace, logger: loggerOptions() });
   if (!signingKey) app.log.warn(`no serve.signingKeyFile in ${config.path}: actions are not signed, and workflows record them as self-declared (via temporal)`);
   if (signIn) app.log.info(`sign-in with OpenID Connect: ${signIn.config.issuer}, callback ${signIn.config.publicUrl.replace(/\/$/, '')}/auth/callback`);
   if (tokens.length === 0 && !signIn) app.log.warn(`no serve.tokens in ${config.path}: every /api request is refused (401) until one is configured`);
@@ -37,7 +37,7 @@ export async function runServe(config: Config & { path: string }, client: Tandem
     host: options.host,
     port: options.port,
     listenTextResolver: (address) =>
-      `tandem serve: API at ${address}/api/ (OpenAPI document ${address}/openapi.json, health ${address}/healthz); ${tokens.length} token(s) from ${config.path}, task queue "${client.taskQueue}"`,
+      `tandem serve: API at ${address}/api/, console at ${address}/console/ (OpenAPI document ${address}/openapi.json, health ${address}/healthz); ${tokens.length} token(s) from ${config.path}, task queue "${client.taskQueue}"`,
   });
   const signal = await untilSignal('SIGINT', 'SIGTERM');
   app.log.info(`tandem serve: ${signal}, closing`);

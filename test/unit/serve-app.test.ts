@@ -207,7 +207,7 @@ describe('tandem serve app', () => {
     const served = routes.map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
     assert.deepEqual(documented.sort(), served.sort());
     assert.ok(served.includes('POST /api/models/{model}/environments/{env}/release/approve'));
-    assert.equal(served.length, 16, 'the API\'s 14 routes and the two webhooks');
+    assert.equal(served.length, 18, 'the API\'s 14 routes, the two webhooks and the console\'s two fleet routes');
   });
 
   it('the log has each request with its caller, and never a token', () => {
