@@ -19,6 +19,8 @@ export const FailureType = {
   InvalidTraffic: 'InvalidTraffic',
   /** the version asked for is already the stable one, same commit: nothing to release */
   AlreadyStable: 'AlreadyStable',
+  /** a promoted version's image digest is not in the target environment's registry */
+  ImageNotFound: 'ImageNotFound',
   /** a notification receiver refused the message (4xx other than 408/429), or is no longer configured */
   NotificationRejected: 'NotificationRejected',
 

@@ -45,7 +45,7 @@ export async function startWorker(
     ...(options.identity ? { identity: options.identity } : {}),
     // `npm run build` bundles the workflows once (dist/workflow-bundle.js); from sources, bundle at start.
     ...(existsSync(WORKFLOW_BUNDLE) ? { workflowBundle: { codePath: WORKFLOW_BUNDLE } } : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git'), notifications, policies }),
+    activities: createActivities({ environments, gitCacheDir: join(cacheDir, 'git'), notifications, policies, models: config.models }),
     // Heartbeats carry cancellation back to a running build or deploy: flush them at least every
     // 2 s (the default waits up to 80% of the heartbeat timeout), so an abort stops work promptly.
     maxHeartbeatThrottleInterval: '2s',

@@ -6,6 +6,8 @@ import { Context } from '@temporalio/activity';
 import { createGitActivities } from './git/resolve-tag';
 import { verifyVersion as healthChecks } from './health/verify';
 import { createPolicyActivities, type PolicyDeps } from './policy/resolve-policy';
+import { createPathActivities } from './path/next-in-path';
+import type { PathInput } from '../config/path-schema';
 import type { NotifyActivities } from './notify';
 import { createEnvironmentActivities } from './release';
 import type { Environment } from './target';
@@ -18,6 +20,8 @@ export interface ActivityDeps {
   policies: PolicyDeps;
   /** notification receivers of the worker's configuration (createNotifyActivities) */
   notifications: NotifyActivities;
+  /** the models of the worker's configuration, for their paths (createPathActivities) */
+  models?: Record<string, { path?: PathInput }>;
 }
 
 export function createActivities(deps: ActivityDeps): ReleaseActivities {
@@ -26,6 +30,7 @@ export function createActivities(deps: ActivityDeps): ReleaseActivities {
     ...createEnvironmentActivities(deps.environments, healthChecks),
     ...createPolicyActivities(deps.policies),
     ...deps.notifications,
+    ...createPathActivities(deps.models ?? {}),
   };
   for (const name of SILENT) all[name] = keepAlive(all[name] as (input: unknown) => Promise<unknown>) as never;
   return all;

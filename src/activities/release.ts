@@ -13,6 +13,7 @@ import type {
   ShadowResult,
   AnalysisInput,
   BuildImageInput,
+  CheckImageInput,
   BuiltImage,
   AnalysisResult,
   DeployedVersion,
@@ -48,6 +49,21 @@ export function createEnvironmentActivities(environments: Record<string, Environ
     /** Builds and pushes the version's image with the environment's builder and registry. */
     async buildImage(input: BuildImageInput): Promise<BuiltImage> {
       return env(input.environment).builder.buildImage(input);
+    },
+
+    /**
+     * Checks that the environment's registry serves the image a promoted version carries, by
+     * digest; nothing is built. Throws non-retryable ImageNotFound naming image and registry.
+     */
+    async checkImage(input: CheckImageInput): Promise<void> {
+      const { builder } = env(input.environment);
+      if (!builder.hasImage) throw ApplicationFailure.nonRetryable(`environment "${input.environment}" cannot look images up by digest`, FailureType.ImageNotFound);
+      if (!(await builder.hasImage(input.model, input.digest))) {
+        throw ApplicationFailure.nonRetryable(
+          `${input.image}@${input.digest} is not in the registry of ${input.environment}: the environments of a path share one registry (the image is never rebuilt); point environments.${input.environment}.registry at the registry of the environment it comes from`,
+          FailureType.ImageNotFound,
+        );
+      }
     },
 
     /** Applies the version's workload and waits, heartbeating, until every replica is ready. */

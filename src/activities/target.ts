@@ -66,6 +66,8 @@ export interface AgreementAnalyzer {
 /** Builds a version's image and pushes it to the environment's registry (activities/image/). */
 export interface ImageBuilder {
   buildImage(input: import('./types').BuildImageInput): Promise<import('./types').BuiltImage>;
+  /** Whether the registry serves this manifest digest of the model's image (a promoted version is deployed by digest). */
+  hasImage?(model: string, digest: string): Promise<boolean>;
 }
 
 /** One configured environment, as the activities see it. */

@@ -40,6 +40,12 @@ export interface BuiltImage {
   built: boolean;
 }
 
+/** A promoted version's image, checked in the registry by digest instead of built. */
+export interface CheckImageInput extends ModelRef {
+  image: string;
+  digest: string;
+}
+
 export interface DeployVersionInput extends ModelRef {
   version: string;
   commit: string;
@@ -227,6 +233,7 @@ export interface NotificationDelivery {
 export interface ReleaseActivities {
   resolveTag(input: ResolveTagInput): Promise<ResolvedVersion>;
   buildImage(input: BuildImageInput): Promise<BuiltImage>;
+  checkImage(input: CheckImageInput): Promise<void>;
   deployVersion(input: DeployVersionInput): Promise<DeployedVersion>;
   verifyVersion(input: VerifyInput): Promise<VerifyResult>;
   describeModel(input: ModelRef): Promise<ModelState>;
@@ -244,4 +251,15 @@ export interface ReleaseActivities {
   notificationSinks(input: { environment: string; event: NotificationEvent }): Promise<NotificationSinkRef[]>;
   /** Sends one notification to one receiver; throws (retryable) when it is not accepted. */
   sendNotification(input: { sink: string; notice: ReleaseNotice }): Promise<NotificationDelivery>;
+  /** The next step of the model's path after `environment` (worker configuration); undefined at the end of its path or without one. */
+  nextInPath(input: ModelRef): Promise<NextPathStep | undefined>;
+}
+
+/** Where a version promoted in an environment may go next, and on what conditions (models.<name>.path). */
+export interface NextPathStep {
+  from: string;
+  environment: string;
+  soakMs: number;
+  requireAnalysis: boolean;
+  auto: boolean;
 }

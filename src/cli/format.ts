@@ -3,6 +3,7 @@ import type { ModelState } from '../activities/types';
 import type { HistoryEntry as ReleaseHistoryEntry } from '../client';
 import type { ReleaseStatus } from '../workflows/messages';
 import { describeChannel } from '../policy/identity';
+import { describeVerification, type PromotedFrom } from '../rollout/promotion';
 
 export function weights(w: Record<string, number>): string {
   const parts = Object.entries(w).map(([v, p]) => `${v} ${p}%`);
@@ -22,6 +23,8 @@ export function statusText(s: ReleaseStatus): string {
   if (s.approvals) lines.push(`  approvals: ${s.approvals.by.length} of ${s.approvals.required}${s.approvals.by.length ? ` (${s.approvals.by.join(', ')})` : ''}`);
   if (s.deployWindow) lines.push(`  deploy window: closed, opens ${s.deployWindow.opensAt} (${s.deployWindow.windows})`);
   if (s.commit) lines.push(`  commit: ${s.commit.slice(0, 12)}${s.image ? `   image: ${s.image}@${s.digest?.slice(0, 19)}…` : ''}`);
+  if (s.promotedFrom) lines.push(...promotedFromLines(s.promotedFrom));
+  if (s.promotion) lines.push(`  next on the path: ${s.promotion.to} (${s.promotion.workflowId})`);
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   for (const c of s.checks) lines.push(`  check ${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.observed}`);
   for (const step of s.steps) lines.push(`  step ${step.index + 1}. [${step.status}] ${step.description}${step.detail ? ` — ${step.detail}` : ''}`);
@@ -96,4 +99,11 @@ export function historyTable(entries: ReleaseHistoryEntry[]): string {
 function shortRelease(releaseId: string): string {
   const match = /^release\/[^/]+\/[^/]+\/(.+)\/(\d{4}-\d\d-\d\dT[\d:.]+Z)\/[^/]+$/.exec(releaseId);
   return match ? `${match[1]}@${match[2]!.replace('T', ' ').slice(0, 19)}` : releaseId;
+}
+
+/** Where a promoted version's image came from and what it passed there: the auditor's trail back to the commit. */
+function promotedFromLines(p: PromotedFrom): string[] {
+  const lines = [`  promoted from ${p.environment}: release ${p.releaseId}, commit ${p.commit.slice(0, 12)}, ${p.image}@${p.digest}`, `  verified in ${p.environment}: ${describeVerification(p.verification)}`];
+  if (p.override) lines.push(`  path condition overridden by ${p.override.by}: ${p.override.unmet}; reason: ${p.override.reason}`);
+  return lines;
 }

@@ -11,6 +11,8 @@ import { specJsonSchema } from '../model-spec/json-schema';
 import { ServeDefaults } from '../serve/defaults';
 import { actor, connect, environmentFor, optionalConfig, type GlobalOptions } from './context';
 import { historyTable, newHistoryLines, statusText, versionsTable, weights } from './format';
+import { progressTable } from './format-path';
+import { eligibility, pathProgress, startPromoted } from '../client/promotion';
 
 type Out = (text: string) => void;
 
@@ -31,6 +33,8 @@ interface CommandOptions extends GlobalOptions {
   reason?: string;
   to?: string;
   limit?: number;
+  overrideReason?: string;
+  allEnvs?: boolean;
 }
 
 const envOption = () => new Option('-e, --env <name>', 'environment (default: the model\'s environment in tandem.config.yaml)');
@@ -112,6 +116,7 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
     .addOption(envOption())
     .option('--repo <url>', 'Git URL or path of the model repository (default: models.<model>.repo in the configuration)')
     .option('--wait', 'stream progress and exit 0 when promoted, 1 when rolled back or failed')
+    .option('--override-reason <text>', 'start a version that is not eligible on the model\'s path (recorded with who; the environment\'s promote rule decides who may)')
     .addOption(byOption())
     .addOption(jsonOption())
     .action(async (model: string, tag: string, options: CommandOptions) => {
@@ -119,7 +124,11 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
       const repoUrl = options.repo ?? config?.models[model]?.repo;
       if (!repoUrl) throw new BadInputError(`no repository for ${model}: pass --repo URL or add models.${model}.repo to tandem.config.yaml`);
       await withClient(options, model, async (client, env) => {
-        const handle = await client.start({ model, tag, environment: env, repoUrl, requestedBy: actor(options.by) });
+        const input = { model, tag, environment: env, repoUrl, requestedBy: actor(options.by) };
+        // An environment the model's path leads to takes only versions eligible there (README, "Environments in sequence").
+        const checked = await eligibility(client, model, tag, env, config?.models[model]?.path);
+        if (!checked.onPath && options.overrideReason !== undefined) throw new BadInputError(`--override-reason overrides the conditions of a model's path, and models.${model}.path does not lead to ${env}`);
+        const handle = checked.onPath ? await startPromoted(client, input, checked, options.overrideReason ? { reason: options.overrideReason } : undefined) : await client.start(input);
         if (!(await client.hasWorker())) {
           process.stderr.write(`tandem: warning: no worker is polling task queue "${client.taskQueue}"; the release waits until one runs (tandem worker)\n`);
         }
@@ -161,13 +170,31 @@ export function buildProgram(out: Out = (t) => process.stdout.write(t + '\n')): 
       await withClient(options, model, (client, env) => follow(client, model, env, options.json));
     });
 
-  readCommand(
-    program,
-    'versions <model>',
-    'running versions with traffic share, role, commit, image digest and the release that deployed them',
-    (client, model, env) => client.versions(model, env),
-    versionsTable,
-  );
+  program
+    .command('versions <model>')
+    .description('running versions with traffic share, role, commit, image digest and the release that deployed them; with --all-envs, each version along the model\'s path')
+    .addOption(envOption())
+    .option('--all-envs', 'each version\'s progress along models.<model>.path and what blocks it')
+    .addOption(jsonOption())
+    .action(async (model: string, options: CommandOptions) => {
+      if (options.allEnvs) {
+        const config = optionalConfig(program.opts().config);
+        const path = config?.models[model]?.path;
+        if (!path) throw new BadInputError(`--all-envs shows a model's path, and ${model} has none: add models.${model}.path (e.g. [staging, prod]) to ${config?.path ?? 'tandem.config.yaml'}`);
+        const client = await connect(config);
+        try {
+          const progress = await pathProgress(client, model, path);
+          out(options.json ? JSON.stringify(progress) : progressTable(progress));
+        } finally {
+          await client.close();
+        }
+        return;
+      }
+      await withClient(options, model, async (client, env) => {
+        const value = await client.versions(model, env);
+        out(options.json ? JSON.stringify(value) : versionsTable(value));
+      });
+    });
 
   program
     .command('rollback <model>')

@@ -12,6 +12,7 @@ import { serveSchema } from './serve-schema';
 import { policySchema } from './policy-schema';
 import { deployWindowsSchema } from './deploy-windows-schema';
 import { tagPatternsSchema } from './tag-patterns';
+import { pathSchema } from './path-schema';
 
 const registrySchema = z
   .object({
@@ -304,6 +305,9 @@ export const configSchema = z
               .record(z.string(), policySchema)
               .optional()
               .describe('Per environment name: policy keys that override the environment\'s policy for this model.'),
+            path: pathSchema
+              .optional()
+              .describe('The environments versions move through in order, e.g. [staging, { environment: prod, soak: 1h, requireAnalysis: true, auto: true }] (README, "Environments in sequence").'),
           })
           .strict(),
       )
@@ -320,6 +324,12 @@ export const configSchema = z
           message: `names environment "${model.environment}", which is not under "environments" (known: ${Object.keys(config.environments).join(', ') || 'none'})`,
         });
       }
+      (model.path ?? []).forEach((entry, i) => {
+        const env = typeof entry === 'string' ? entry : entry.environment;
+        if (!(env in config.environments)) {
+          ctx.addIssue({ code: 'custom', path: ['models', name, 'path', i], message: `names environment "${env}", which is not under "environments" (known: ${Object.keys(config.environments).join(', ') || 'none'})` });
+        }
+      });
       for (const env of Object.keys(model.policy ?? {})) {
         if (!(env in config.environments)) {
           ctx.addIssue({

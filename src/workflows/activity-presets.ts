@@ -77,6 +77,18 @@ export function notificationConfig(summary: string): ReleaseActivities {
   });
 }
 
+/**
+ * The model's path from the worker's configuration, as a local activity. A worker without it
+ * (NotFoundError) is not retried: the release then starts no promotion.
+ */
+export function pathConfig(summary: string): ReleaseActivities {
+  return proxyLocalActivities<ReleaseActivities>({
+    startToCloseTimeout: '10s',
+    retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE, 'NotFoundError'] },
+    summary,
+  });
+}
+
 /** Slack added to a duration the spec sets, for the work around it (apply, connect, report). */
 const SLACK_MS = 2 * 60_000;
 

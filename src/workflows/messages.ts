@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { DisagreementSample, ShadowResult, Weights } from '../activities/types';
 import type { RecordedMeasurement } from '../rollout/measurements';
 import type { Channel, SignedIdentity } from '../policy/identity';
+import type { PromotedFrom, PromotionArtifact } from '../rollout/promotion';
 
 export interface ReleaseInput {
   model: string;
@@ -19,6 +20,11 @@ export interface ReleaseInput {
   requestedBy?: string;
   /** who started it as `tandem serve` authenticated and signed it (verified by the workflow) */
   identity?: SignedIdentity;
+  /**
+   * Set when the version comes from the previous environment of the model's path: the release
+   * deploys this artifact (image digest, commit, spec) and neither resolves the tag nor builds.
+   */
+  promotedFrom?: PromotionArtifact & { override?: PromotedFrom['override'] };
 }
 
 export type Stage =
@@ -154,6 +160,10 @@ export interface ReleaseStatus {
   commit?: string;
   image?: string;
   digest?: string;
+  /** where the artifact came from when the version was promoted along the model's path */
+  promotedFrom?: PromotedFrom;
+  /** the promotion to the next environment of the path this release started once promoted */
+  promotion?: { to: string; workflowId: string };
   /** the stable version when the release started */
   previousStable?: string;
   weights: Weights;

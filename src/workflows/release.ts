@@ -7,6 +7,8 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ParentClosePolicy,
+  startChild,
   condition,
   isCancellation,
   metricMeter,
@@ -17,13 +19,15 @@ import {
   workflowInfo,
   setCurrentDetails,
 } from '@temporalio/workflow';
-import type { ModelState, ReleaseActivities, TrafficState } from '../activities/types';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { ModelState, NextPathStep, ReleaseActivities, TrafficState } from '../activities/types';
+import { describeVerification, promotionWorkflowId, summarizeVerification, type PromotedFrom, type PromotionArtifact } from '../rollout/promotion';
 import { FailureType, UNTYPED_FAILURE } from '../errors';
 import { backgroundPlan, describeStep, formatMs, rolloutPlan, type BackgroundPlan, type PlanStep } from '../rollout/plan';
 import { analysisMeasurements, shadowMeasurements, type RecordedMeasurement } from '../rollout/measurements';
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
 import type { Spec } from '../model-spec/schema';
-import { activities, timedActivities, rollbackActivities } from './activity-presets';
+import { activities, pathConfig, timedActivities, rollbackActivities } from './activity-presets';
 import { announce } from './notify';
 import type { NotificationEvent } from '../naming/notifications';
 import {
@@ -279,10 +283,15 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   try {
     await pipeline.run(async () => {
       if (policyEnforced) await readPolicy();
-      const resolved = await activities('git', `resolve ${model} tag ${version}`).resolveTag({ repoUrl: input.repoUrl, tag: version, model });
+      // A promoted version carries its commit and spec: the tag is not read again (it may have moved).
+      const promoted = input.promotedFrom;
+      const resolved = promoted ? { commit: promoted.commit, spec: promoted.spec } : await activities('git', `resolve ${model} tag ${version}`).resolveTag({ repoUrl: input.repoUrl, tag: version, model });
       spec = resolved.spec;
       status.commit = resolved.commit;
-      note(`tag ${version} is commit ${resolved.commit.slice(0, 12)}`);
+      if (promoted) {
+        status.promotedFrom = promotedRecord(promoted);
+        note(`promoted from ${promoted.environment} (release ${promoted.releaseId}): commit ${promoted.commit.slice(0, 12)}, ${promoted.image}@${promoted.digest}; ${describeVerification(promoted.verification)}`);
+      } else note(`tag ${version} is commit ${resolved.commit.slice(0, 12)}`);
 
       before = await activities('short', `read what runs of ${model} in ${environment}`).describeModel(ref);
       stable = stableOf(before.traffic);
@@ -298,17 +307,19 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
         );
       }
 
-      enter('building', `building image of ${model} ${version}`);
-      const image = await activities('build', `build and push image of ${model} ${version}`).buildImage({
-        ...ref,
-        repoUrl: input.repoUrl,
-        version,
-        commit: resolved.commit,
-        releaseId: status.releaseId,
-      });
+      enter('building', promoted ? `checking that the registry has ${promoted.image}@${promoted.digest} (promoted: not rebuilt)` : `building image of ${model} ${version}`);
+      const image = promoted
+        ? await checkPromotedImage(promoted)
+        : await activities('build', `build and push image of ${model} ${version}`).buildImage({
+            ...ref,
+            repoUrl: input.repoUrl,
+            version,
+            commit: resolved.commit,
+            releaseId: status.releaseId,
+          });
       status.image = image.image;
       status.digest = image.digest;
-      note(image.built ? `built ${image.image}@${image.digest}` : `reused ${image.image}@${image.digest} (same commit)`);
+      note(promoted ? `deploying ${image.image}@${image.digest} as promoted, not rebuilt` : image.built ? `built ${image.image}@${image.digest}` : `reused ${image.image}@${image.digest} (same commit)`);
 
       enter('deploying', stable ? `deploying ${version} beside ${stable}` : `deploying ${version} (no version serves ${model} here yet)`);
       deployStarted = true;
@@ -396,9 +407,58 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   status.finishedAt = now();
   enter('promoted', `${version} is stable with 100% of traffic`);
   notify('promoted', status.actions.filter((a) => a.accepted && (a.action === 'approve' || a.action === 'promote')).at(-1)?.who);
+  if (patched(PATCH_PROMOTION_PATH)) await handOn();
   await Promise.all(notifications);
   countOutcome('promoted');
   return status;
+
+  /** A promoted version's image, checked in this environment's registry by its digest. */
+  async function checkPromotedImage(promoted: NonNullable<ReleaseInput['promotedFrom']>) {
+    await activities('short', `check ${promoted.image}@${promoted.digest} in the registry of ${environment}`).checkImage({ ...ref, image: promoted.image, digest: promoted.digest });
+    return { image: promoted.image, digest: promoted.digest, built: false };
+  }
+
+  /**
+   * On a model's path, starts the promotion of this version to the next environment (./promotion.ts):
+   * its soak, conditions and, with auto, the next release. Its id is derived, so it starts once.
+   */
+  async function handOn() {
+    let next: NextPathStep | undefined;
+    try {
+      next = await pathConfig(`next environment of ${model} after ${environment}`).nextInPath(ref);
+    } catch (err) {
+      note(`the model's path could not be read (${describeFailure(err, undefined).message.split('\n')[0]}); no promotion started`);
+      return;
+    }
+    if (!next || !spec || !status.digest || !status.image || !status.commit) return;
+    const workflowId = promotionWorkflowId(model, environment, version);
+    const artifact: PromotionArtifact = {
+      environment,
+      releaseId: status.releaseId,
+      version,
+      image: status.image,
+      digest: status.digest,
+      commit: status.commit,
+      verification: summarizeVerification(status),
+      spec,
+      repoUrl: input.repoUrl,
+      promotedAt: status.finishedAt ?? now(),
+    };
+    try {
+      await startChild('promoteVersion', {
+        workflowId,
+        args: [{ model, version, artifact, to: next }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `promote ${model} ${version}: ${environment} → ${next.environment}`,
+      });
+      status.promotion = { to: next.environment, workflowId };
+      note(`promotion to ${next.environment} started (${workflowId}): ${next.requireAnalysis ? 'analysis must have passed, ' : ''}soak ${formatMs(next.soakMs)}${next.auto ? ', then released automatically' : ', then eligible'}`);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      status.promotion = { to: next.environment, workflowId };
+      note(`a promotion of ${version} to ${next.environment} already runs (${workflowId})`);
+    }
+  }
 
   /**
    * Reads the policy this release runs under and checks that whoever started it may: verified
@@ -415,6 +475,13 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     const verdict = evaluate(resolved.policy, 'start', starter.actor);
     if (!verdict.allowed) throw ApplicationFailure.nonRetryable(verdict.message, FailureType.PolicyRefused);
     note(`started by ${starter.actor.who} (${describeChannel(starter.via)}) [${verdict.rule}]; policy: ${status.policy.summary} — from ${resolved.source}`);
+    const override = input.promotedFrom?.override;
+    if (override) {
+      // Overriding the path's conditions is promoting early: the target environment's promote rule decides.
+      const allowed = evaluate(resolved.policy, 'promote', starter.actor);
+      if (!allowed.allowed) throw ApplicationFailure.nonRetryable(`override refused: ${allowed.message}`, FailureType.PolicyRefused);
+      note(`path condition overridden by ${starter.actor.who} [${allowed.rule}]: ${override.unmet}; reason: ${override.reason}`);
+    }
   }
 
   /**
@@ -689,6 +756,15 @@ const PATCH_DEPLOY_WINDOWS = 'deploy-windows';
 
 /** a release sends notifications (./notify.ts) as it waits for approval and as it ends; was: none. */
 const PATCH_NOTIFICATIONS = 'release-notifications';
+
+/** a promoted release on a model's path starts the promotion to the next environment (./promotion.ts); was: none. */
+const PATCH_PROMOTION_PATH = 'promotion-path';
+
+/** The record of where a promoted version's artifact came from (without the spec it carries). */
+function promotedRecord(promoted: NonNullable<ReleaseInput['promotedFrom']>): PromotedFrom {
+  const { environment, releaseId, version, image, digest, commit, verification, override } = promoted;
+  return { environment, releaseId, version, image, digest, commit, verification, ...(override ? { override } : {}) };
+}
 
 /** How many history lines and operator actions a release keeps (first half and latest). */
 const MAX_RECORDS = 200;

@@ -2,7 +2,9 @@
  * Rolls a model back to a version that is still running: a traffic switch, never a redeploy.
  * Refused (non-retryable VersionNotRunning) when the version has no ready replicas.
  */
-import { ApplicationFailure, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, getExternalWorkflowHandle, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { promotionWorkflowId } from '../rollout/promotion';
+import { sourceRolledBackSignal } from './promotion-messages';
 import { FailureType } from '../errors';
 import { evaluate } from '../policy/evaluate';
 import { identify } from '../policy/identity';
@@ -40,11 +42,22 @@ export async function rollbackModel(input: RollbackInput): Promise<RollbackResul
   ]);
   const warm = state.running.map((v) => v.version).filter((v) => v !== to);
   const applied = await activities('short', `switch ${input.model} traffic to ${to}`).setTraffic({ ...ref, ...promotedState(to, warm) });
+  if (from && from !== to && patched(PATCH_CANCEL_PROMOTION)) await cancelPromotion(input, from, to, allowed?.by);
   return { from, to, weights: applied.weights, ...allowed };
 }
 
 /** rollbacks check the approval policy (who may roll back) before anything; was: anyone. */
 const PATCH_APPROVAL_POLICY = 'approval-policy';
+
+/** a rollback ends the pending promotion of the version it rolls back from (./promotion.ts); was: none. */
+const PATCH_CANCEL_PROMOTION = 'rollback-cancels-promotion';
+
+/** Tells the promotion of `from` out of this environment, if one is pending, that it was rolled back here. */
+async function cancelPromotion(input: RollbackInput, from: string, to: string, by: string | undefined): Promise<void> {
+  const handle = getExternalWorkflowHandle(promotionWorkflowId(input.model, input.environment, from));
+  // No promotion (no path, the last environment, or already ended): nothing to cancel.
+  await handle.signal(sourceRolledBackSignal, { who: by ?? input.requestedBy ?? '(unknown)', rollbackId: workflowInfo().workflowId, to }).catch(() => undefined);
+}
 
 /** Who asks (verified when serve signed it) and whether the policy lets them; PolicyRefused otherwise. */
 async function checkPolicy(input: RollbackInput): Promise<Pick<RollbackResult, 'by' | 'via' | 'rule'>> {

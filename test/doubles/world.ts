@@ -18,6 +18,8 @@ import { parseSpec } from '../../src/model-spec/parse';
 import { createPolicyActivities } from '../../src/activities/policy/resolve-policy';
 import type { PolicyInput } from '../../src/policy/resolve';
 import type { DeployWindow } from '../../src/policy/deploy-windows';
+import { createPathActivities } from '../../src/activities/path/next-in-path';
+import type { PathInput } from '../../src/config/path-schema';
 
 export interface WorldOptions {
   /** tandem.yaml per tag; a missing tag gives TagNotFound */
@@ -35,6 +37,10 @@ export interface WorldOptions {
   policy?: { production?: boolean; policy?: PolicyInput; verifyKey?: string; deployWindows?: DeployWindow[] };
   /** notification receivers (default: none); `refuses` ones reject every notification (non-retryable) */
   notifications?: { kind: 'webhook' | 'slack'; events?: NotificationEvent[]; refuses?: boolean }[];
+  /** the model's path (models.<name>.path), answered by the real nextInPath */
+  path?: PathInput;
+  /** digests the registry holds; worlds given the same set share one registry (default: a registry of their own) */
+  registry?: Set<string>;
 }
 
 type Outcome = 'pass' | 'fail' | 'inconclusive';
@@ -57,6 +63,7 @@ export function createWorld(options: WorldOptions) {
   const calls: Call[] = [];
   /** notifications the receivers accepted (kept apart from `calls`: tests count release activities there) */
   const notified: { sink: string; notice: ReleaseNotice }[] = [];
+  const registry = options.registry ?? new Set<string>();
   const sinks = (options.notifications ?? []).map((sink, i) => ({ id: `notifications[${i}]`, ...sink }));
 
   const target: Target = {
@@ -138,7 +145,11 @@ export function createWorld(options: WorldOptions) {
         transientBuildsLeft--;
         throw new Error('registry unreachable (transient)');
       }
+      registry.add(`sha256:${input.commit}`);
       return { image: `registry.test/${input.model}:${input.version}`, digest: `sha256:${input.commit}`, built: true };
+    },
+    async hasImage(_model, digest) {
+      return registry.has(digest);
     },
   };
 
@@ -179,6 +190,7 @@ export function createWorld(options: WorldOptions) {
       ({ tag, model }) => ({ tag, model }),
     ),
     buildImage: recorded('buildImage', (i) => real.buildImage(inWorld(i)), (i) => i),
+    checkImage: recorded('checkImage', (i) => real.checkImage(inWorld(i)), (i) => ({ image: i.image, digest: i.digest })),
     deployVersion: recorded('deployVersion', (i) => real.deployVersion(inWorld(i)), (i) => ({ version: i.version })),
     verifyVersion: recorded('verifyVersion', (i) => real.verifyVersion(inWorld(i)), (i) => ({ version: i.version })),
     describeModel: recorded('describeModel', (i) => real.describeModel(inWorld(i)), () => ({})),
@@ -190,6 +202,7 @@ export function createWorld(options: WorldOptions) {
     retireVersions: recorded('retireVersions', (i) => real.retireVersions(inWorld(i)), (i) => ({ versions: i.versions })),
     // Not in `calls`: tests count the release's work there, and the policy read is not part of it.
     resolvePolicy: (i) => policies.resolvePolicy(inWorld(i)),
+    nextInPath: (i) => createPathActivities({ [i.model]: { path: options.path } }).nextInPath(i),
     async notificationSinks({ event }) {
       return sinks.filter((s) => (s.events ?? NOTIFICATION_EVENTS).includes(event)).map(({ id, kind }) => ({ id, kind }));
     },

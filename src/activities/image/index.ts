@@ -149,6 +149,15 @@ export function createImageActivities(deps: ImageActivityDeps) {
         clearInterval(ticker);
       }
     },
+
+    /**
+     * Whether the environment's registry serves the manifest `digest` in `model`'s repository: a
+     * promoted version is deployed by that digest, never rebuilt. Read-only.
+     */
+    async hasImage(model: string, digest: string): Promise<boolean> {
+      const registry = new RegistryClient(deps.registry, registryCredentials(deps.registry));
+      return (await registry.manifestDigest(model, digest)) === digest;
+    },
   };
 }
 
