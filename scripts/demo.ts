@@ -62,6 +62,7 @@ async function main() {
   say(`  Temporal Web UI   ${UI}`);
   say(`  gateway           ${stack.gateway.url}/${MODEL}/predict`);
   say(`  HTTP API          ${api}/api/ (tandem serve; OpenAPI at /openapi.json, bearer token in ${tokenFile})`);
+  say(`  console           ${api}/console/ (fleet and releases, live; paste the token in ${tokenFile} as "or a token")`);
   say(`  list releases     ${listReleases}`);
   say(`  model repository  ${stack.repo} (tags v1.0.0 … v1.3.0)`);
   say(`  configuration     ${configPath}\n`);
@@ -129,6 +130,7 @@ async function main() {
 
   if (keep) {
     say(`\nThe gateway, worker and API keep running (Ctrl-C stops them). Try:`);
+    say(`   open ${api}/console/ in a browser (the token in ${tokenFile} signs you in)`);
     say(`   curl -s -XPOST ${stack.gateway.url}/${MODEL}/predict -H 'X-Model-Version: v1.0.0' -d '{"amount":900,"country_risk":0.7,"velocity":4,"new_device":1}'`);
     say(`   ./bin/tandem.js versions ${MODEL} --config ${configPath}`);
     say(`   ./bin/tandem.js rollback ${MODEL} --to v1.0.0 --config ${configPath}`);

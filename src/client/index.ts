@@ -301,8 +301,8 @@ export class TandemClient {
     }
   }
 
-  /** Status of one release workflow, running or finished. */
-  private async statusOf(workflowId: string): Promise<ReleaseStatus> {
+  /** Status of one release workflow by its id, running or finished (the console reads past releases with it). */
+  async statusOf(workflowId: string): Promise<ReleaseStatus> {
     const handle = this.temporal.workflow.getHandle(workflowId);
     const description = await handle.describe();
     if (description.status.name === 'RUNNING') return await handle.query(statusQuery);

@@ -51,6 +51,9 @@ export const releasesQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
   .strict();
+export const releaseQuery = z
+  .object({ id: z.string().min(1).optional().describe('workflowId of a past release of this model here (GET .../history); default: the latest') })
+  .strict();
 export const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(20) }).strict();
 
 /**

@@ -178,6 +178,19 @@ describe('the console in a real browser', { timeout: 20 * 60_000 }, () => {
       assert.equal(status.actions.filter((a) => a.action === 'approve').length, 0);
     });
 
+    await t.test("the release page compares v1.1.0 with v1.0.0: both versions' charts and smoke answers side by side", async () => {
+      await alice.goto(`${url}/console/releases/${MODEL}/${ENV}`);
+      await alice.locator('section.compare figure.chart canvas').nth(2).waitFor({ timeout: 30_000 });
+      const row = alice.locator('[data-testid=smoke-compare] tbody tr').first();
+      await row.locator('td.observed').nth(1).filter({ hasText: /label=/ }).waitFor({ timeout: 30_000 });
+      const [candidate, stable] = await row.locator('td.observed').allTextContents();
+      const v110 = (await stack.client.status(MODEL, ENV)).checks.find((c) => c.check.startsWith('smoke'))!;
+      assert.equal(candidate, v110.observed);
+      assert.match(stable!, /score=[\d.]+, label=\w+/);
+      assert.notEqual(candidate, stable, 'v1.1.0 was retrained: its smoke answers differ from v1.0.0\'s');
+      await shot(alice, 'release-compare');
+    });
+
     await t.test('alice approves from the release page, which shows who approved', async () => {
       await alice.goto(`${url}/console/releases/${MODEL}/${ENV}`);
       await alice.fill('#action-text', 'charts look right');
@@ -203,6 +216,10 @@ describe('the console in a real browser', { timeout: 20 * 60_000 }, () => {
       assert.match(failed.observed, /500/);
       assert.match((await alice.locator('[data-field=outcome]').textContent()) ?? '', /rolled-back/);
       await shot(alice, 'release-rolled-back');
+      // Its past releases link to each one: v1.1.0's page shows it promoted, approved by alice.
+      await alice.click('a:text-is("v1.1.0")');
+      await alice.locator('[data-field=outcome]').filter({ hasText: 'promoted' }).waitFor({ timeout: 30_000 });
+      assert.equal(await alice.locator('[data-testid=actions] tr[data-action=approve] td.who').textContent(), 'alice');
     });
   });
 });

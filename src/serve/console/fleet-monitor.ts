@@ -12,6 +12,7 @@ import { snapshotOf } from '../../activities/analysis/gateway/snapshot';
 import type { ServeClient } from '../client';
 import type { Fleet, FleetEntry } from './fleet-schema';
 import { gatewayMetricsSource, readGatewayMetrics, type GatewayMetricsSource } from './gateway-metrics';
+import { readPrometheusPoint, type PrometheusConfig } from './prometheus-metrics';
 import { MetricsRing } from './metrics-ring';
 import { roleOf } from './roles';
 
@@ -51,7 +52,7 @@ export class FleetMonitor {
   private readonly ring: MetricsRing;
   private readonly listeners = new Set<Listener>();
   private readonly warned = new Set<string>();
-  private readonly metricsSources = new Map<string, GatewayMetricsSource | { note: string }>();
+  private readonly metricsSources = new Map<string, MetricsSource>();
   private fleet: Fleet;
   private timer: NodeJS.Timeout | undefined;
   private watchedAt = 0;
@@ -66,7 +67,7 @@ export class FleetMonitor {
     private readonly options: FleetMonitorOptions,
   ) {
     this.ring = new MetricsRing(options.points ?? 150);
-    for (const [name, env] of Object.entries(config.environments)) this.metricsSources.set(name, gatewayMetricsSource(env));
+    for (const [name, env] of Object.entries(config.environments)) this.metricsSources.set(name, metricsSourceOf(env));
     for (const [model, { environment }] of Object.entries(config.models)) this.pair(model, environment);
     this.fleet = this.build();
   }
@@ -202,10 +203,21 @@ export class FleetMonitor {
     const now = Date.now();
     await Promise.all(
       [...this.metricsSources].map(async ([environment, source]) => {
-        if (!('url' in source)) return;
+        if (source.kind === 'none') return;
         const pairs = [...this.pairs.values()].filter((s) => s.environment === environment && s.versions);
         if (pairs.length === 0) return;
-        const metrics = await readGatewayMetrics(source).catch((error: Error) => this.warnOnce(error.message));
+        if (source.kind === 'prometheus') {
+          await Promise.all(
+            pairs.flatMap((state) =>
+              state.versions!.running.map(async ({ version }) => {
+                const point = await readPrometheusPoint(source.prometheus, { model: state.model, version, namespace: source.namespace }).catch((error: Error) => this.warnOnce(error.message));
+                if (point) this.ring.push(seriesKey(state, version), now, point);
+              }),
+            ),
+          );
+          return;
+        }
+        const metrics = await readGatewayMetrics(source.gateway).catch((error: Error) => this.warnOnce(error.message));
         if (!metrics) return;
         for (const state of pairs) {
           for (const { version } of state.versions!.running) this.ring.add(seriesKey(state, version), now, snapshotOf(metrics, state.model, version));
@@ -247,7 +259,7 @@ export class FleetMonitor {
           target: env.target.kind,
           versions,
           ...(state.release ? { release: state.release } : {}),
-          metrics: 'url' in source ? { source: 'gateway' } : { source: 'none', note: source.note },
+          metrics: source.kind === 'none' ? { source: 'none', note: source.note } : { source: source.kind },
           ...(state.error ? { error: state.error } : {}),
           ...(state.readAt !== undefined ? { readAt: new Date(state.readAt).toISOString() } : {}),
         };
@@ -262,6 +274,20 @@ export class FleetMonitor {
     }
     return undefined;
   }
+}
+
+type MetricsSource =
+  | { kind: 'gateway'; gateway: GatewayMetricsSource }
+  | { kind: 'prometheus'; prometheus: PrometheusConfig; namespace: string }
+  | { kind: 'none'; note: string };
+
+/** Where an environment's live series come from: the tandem gateway's counters, else the Prometheus analysis reads, else none (with why). */
+function metricsSourceOf(env: Config['environments'][string]): MetricsSource {
+  const gateway = gatewayMetricsSource(env);
+  if (gateway) return { kind: 'gateway', gateway };
+  const prometheus = env.analysis?.prometheus;
+  if (prometheus) return { kind: 'prometheus', prometheus, namespace: env.target.kind === 'kubernetes' ? env.target.namespace : '' };
+  return { kind: 'none', note: 'no tandem gateway routes this environment and it names no analysis.prometheus, so there are no live charts' };
 }
 
 function seriesKey(state: { model: string; environment: string }, version: string): string {

@@ -45,7 +45,7 @@ export const fleetEntrySchema = z
     target: z.enum(['docker', 'kubernetes']),
     versions: z.array(fleetVersionSchema),
     release: fleetReleaseSchema.optional().describe('the active release, if any'),
-    metrics: z.object({ source: z.enum(['gateway', 'none']), note: z.string().optional() }),
+    metrics: z.object({ source: z.enum(['gateway', 'prometheus', 'none']), note: z.string().optional() }).describe('where the live series come from'),
     error: z.string().optional().describe('why the running versions could not be read (e.g. no worker)'),
     readAt: z.string().optional().describe('when the running versions were read'),
   })

@@ -14,20 +14,14 @@ export interface GatewayMetricsSource {
 }
 
 /**
- * Where the environment's gateway counters are, or why there are none (a note the page shows):
+ * Where the environment's gateway counters are, if it has them:
  * a Docker environment routed by the gateway, or any environment with analysis.gateway. The token
  * is found as the worker finds it: <key>.tokenEnv, else <key>.tokenFile (default: the gateway's
  * default state directory).
  */
-export function gatewayMetricsSource(env: EnvironmentConfig): GatewayMetricsSource | { note: string } {
+export function gatewayMetricsSource(env: EnvironmentConfig): GatewayMetricsSource | undefined {
   const gateway = env.analysis?.gateway ?? (env.target.kind === 'docker' && env.traffic.router === 'gateway' ? env.traffic : undefined);
-  if (!gateway) {
-    return {
-      note: env.analysis?.prometheus
-        ? 'live charts from Prometheus are not drawn yet (analysis.prometheus); analysis steps still read it'
-        : 'no tandem gateway routes this environment (traffic.router or analysis.gateway), so there are no live charts',
-    };
-  }
+  if (!gateway) return undefined;
   const token = process.env[gateway.tokenEnv];
   return { url: gateway.url.replace(/\/+$/, ''), credentials: token ? { token } : { tokenFile: gateway.tokenFile ?? adminTokenPath(defaultStateDir()) } };
 }

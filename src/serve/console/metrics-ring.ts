@@ -13,6 +13,13 @@ export interface VersionSeries {
   p95Ms: (number | null)[];
 }
 
+/** One point: requests per second, 5xx share (null without requests), p95 in ms (null without requests). */
+export interface Point {
+  rps: number;
+  errorRate: number | null;
+  p95Ms: number | null;
+}
+
 /** A bounded series per key (model/environment/version), fed one cumulative reading at a time. */
 export class MetricsRing {
   private readonly series = new Map<string, VersionSeries>();
@@ -28,12 +35,21 @@ export class MetricsRing {
     if (!previous || at <= previous.at) return;
     const measures = measuresOf(difference(previous.snapshot, snapshot));
     const seconds = (at - previous.at) / 1000;
+    this.push(key, at, {
+      rps: measures.requests / seconds,
+      errorRate: measures.requests > 0 ? measures.errorRate : null,
+      p95Ms: measures.p95LatencyMs === undefined ? null : measures.p95LatencyMs,
+    });
+  }
+
+  /** Adds a point measured elsewhere (Prometheus) at `at` (epoch ms). */
+  push(key: string, at: number, point: Point): void {
     let series = this.series.get(key);
     if (!series) this.series.set(key, (series = { t: [], rps: [], errorRate: [], p95Ms: [] }));
     series.t.push(Math.round(at / 1000));
-    series.rps.push(round(measures.requests / seconds));
-    series.errorRate.push(measures.requests > 0 ? round(measures.errorRate) : null);
-    series.p95Ms.push(measures.p95LatencyMs === undefined ? null : round(measures.p95LatencyMs));
+    series.rps.push(round(point.rps));
+    series.errorRate.push(point.errorRate === null ? null : round(point.errorRate));
+    series.p95Ms.push(point.p95Ms === null ? null : round(point.p95Ms));
     if (series.t.length > this.capacity) for (const values of Object.values(series) as unknown[][]) values.shift();
   }
 
@@ -44,7 +60,7 @@ export class MetricsRing {
 
   /** Forgets keys that `keep` rejects (versions no longer running). */
   prune(keep: (key: string) => boolean): void {
-    for (const key of [...this.last.keys()]) {
+    for (const key of new Set([...this.last.keys(), ...this.series.keys()])) {
       if (!keep(key)) {
         this.last.delete(key);
         this.series.delete(key);

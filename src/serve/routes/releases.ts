@@ -4,6 +4,8 @@
  * `requestedBy` are always the authenticated caller.
  */
 import { z } from 'zod';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { releaseWorkflowId } from '../../naming/ids';
 import type { OperatorActionName } from '../../workflows/messages';
 import type { ServeDeps, ZodApp } from '../app';
 import { HttpError, errorSchema } from '../errors';
@@ -16,6 +18,7 @@ import {
   reasonBody,
   releaseStatusSchema,
   releaseSummarySchema,
+  releaseQuery,
   releasesQuery,
   startBody,
   startedSchema,
@@ -60,13 +63,28 @@ export function registerReleaseRoutes(app: ZodApp, deps: ServeDeps): void {
     {
       config: { permission: 'read' },
       schema: {
-        summary: 'stage, traffic, steps, checks and operator actions of the latest release',
+        summary: 'stage, traffic, steps, checks and operator actions of the latest release, or of the past release ?id=<workflowId> (from history)',
         tags: ['releases'],
         params: modelParams,
+        querystring: releaseQuery,
         response: { 200: releaseStatusSchema, ...errors },
       },
     },
-    async (request) => client.status(request.params.model, knownEnvironment(config, request.params.env)),
+    async (request) => {
+      const { model } = request.params;
+      const environment = knownEnvironment(config, request.params.env);
+      const { id } = request.query;
+      if (id === undefined) return client.status(model, environment);
+      // Only this model's releases here: the id is read from Temporal, so it must name them.
+      const prefix = releaseWorkflowId(model, environment, '', new Date(0)).replace(/\/[^/]*$/, '');
+      if (!id.startsWith(prefix)) throw new HttpError(400, `id: "${id}" is not a release of ${model} in ${environment}; take a workflowId of kind "release" from GET .../history`, 'querystring.id');
+      try {
+        return await client.statusOf(id);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new HttpError(404, `no release ${id}; GET .../history lists the releases of ${model} in ${environment}`);
+        throw err;
+      }
+    },
   );
 
   app.post(

@@ -6,9 +6,9 @@ import uPlot from '/console/vendor/uplot/uPlot.esm.js';
 const COLOURS = ['#1f5fa8', '#b4451f', '#2c7a3a', '#7a3fa0', '#8a6d00', '#0f6e75'];
 
 export const METRICS = [
-  { key: 'rps', label: 'requests/s', format: (v) => (v == null ? '–' : v.toFixed(1)) },
-  { key: 'errorRate', label: 'error rate', format: (v) => (v == null ? '–' : `${(v * 100).toFixed(1)} %`) },
-  { key: 'p95Ms', label: 'p95 latency (ms)', format: (v) => (v == null ? '–' : v.toFixed(0)) },
+  { key: 'rps', label: 'requests/s', floor: 1, format: (v) => (v == null ? '–' : v.toFixed(1)) },
+  { key: 'errorRate', label: 'error rate', floor: 0.05, format: (v) => (v == null ? '–' : `${(v * 100).toFixed(1)} %`) },
+  { key: 'p95Ms', label: 'p95 latency (ms)', floor: 10, format: (v) => (v == null ? '–' : v.toFixed(0)) },
 ];
 
 export function colourOf(index) {
@@ -43,7 +43,8 @@ export function chart(container, metric, series, width = 300) {
         title: metric.label,
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        // From 0, and never flatter than `floor`: an all-zero error rate reads as 0 %, not as noise.
+        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(metric.floor, (max ?? 0) * 1.1)] } },
         axes: [{ stroke: '#333', grid: { stroke: '#e4e4e4' } }, { stroke: '#333', size: 50, grid: { stroke: '#e4e4e4' }, values: (_u, ticks) => ticks.map((t) => metric.format(t)) }],
         series: [{}, ...list.map((s) => ({ label: s.label, stroke: s.colour, width: 2, spanGaps: false, value: (_u, v) => metric.format(v) }))],
       },

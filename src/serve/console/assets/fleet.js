@@ -10,8 +10,8 @@ const sections = new Map();
 
 function waitingText(release) {
   if (!release) return 'no active release';
-  const waits = release.waitingFor ? `, waiting for ${release.waitingFor}` : release.paused ? ', paused' : '';
-  return `${release.version}: ${release.stage}${waits}`;
+  const waits = [release.waitingFor && `waiting for ${release.waitingFor}`, release.paused && 'paused'].filter(Boolean);
+  return `${release.version}: ${[release.stage, ...waits].join(', ')}`;
 }
 
 function versionRow(entry, v) {

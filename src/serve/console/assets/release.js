@@ -1,11 +1,19 @@
 // The release page: the latest release of a model in an environment as a timeline (steps, checks,
 // measurements, traffic changes, operator actions), its run in the Temporal Web UI, past releases,
 // and the operator actions for a signed-in user (through the same API routes as the CLI).
-import { api, apiPath, duration, el, renderAccount, time, whoAmI } from './common.js';
+import { api, apiPath, duration, el, releasePath, renderAccount, time, whoAmI } from './common.js';
+import { METRICS, chart, colourOf } from './charts.js';
 
 const [, , , model, env] = location.pathname.split('/').map(decodeURIComponent);
 const root = document.getElementById('release');
 const base = apiPath(model, env);
+/** a past release (?id=<workflowId>, linked from the past releases), else the latest */
+const releaseId = new URLSearchParams(location.search).get('id');
+/** the compare section's charts: made once, fed on every redraw */
+const compareBox = el('div', { class: 'charts', role: 'group', 'aria-label': 'Live metrics of both versions' });
+let compareCharts;
+/** checks of finished releases by workflowId (they no longer change) */
+const finishedChecks = new Map();
 let me;
 let refreshTimer;
 /** what the person typed as comment or reason, kept across redraws */
@@ -131,14 +139,45 @@ function pastReleases(history) {
     table(
       `Releases and rollbacks of ${model} in ${env}, newest first`,
       ['version', 'kind', 'outcome', 'stage', 'started', 'took'],
-      history.map((h) => el('tr', {}, el('td', {}, h.version), el('td', {}, h.kind), el('td', {}, h.status === 'COMPLETED' ? 'promoted' : h.status === 'RUNNING' ? 'running' : h.status.toLowerCase()), el('td', {}, h.stage), el('td', { title: h.startTime }, new Date(h.startTime).toLocaleString()), el('td', {}, duration(h.startTime, h.closeTime) ?? ''))),
+      history.map((h) => el('tr', {}, el('td', {}, h.kind === 'release' ? el('a', { href: `${releasePath(model, env)}?id=${encodeURIComponent(h.workflowId)}` }, h.version) : h.version), el('td', {}, h.kind), el('td', {}, h.status === 'COMPLETED' ? 'promoted' : h.status === 'RUNNING' ? 'running' : h.status.toLowerCase()), el('td', {}, h.stage), el('td', { title: h.startTime }, new Date(h.startTime).toLocaleString()), el('td', {}, duration(h.startTime, h.closeTime) ?? ''))),
     ),
   );
 }
 
+/**
+ * The release's version beside the stable one it started from: the live charts of both overlaid
+ * (while both run), and the answers each gave to the smoke tests side by side (stable's from the
+ * release that promoted it).
+ */
+async function compare(status, entry, history) {
+  const other = status.previousStable;
+  if (!other || other === status.version) return '';
+  const section = el('section', { class: 'compare', 'aria-labelledby': 'h-compare' }, el('h2', { id: 'h-compare' }, `Compare ${status.version} with ${other}`));
+  const running = (entry?.versions ?? []).filter((v) => v.version === status.version || v.version === other);
+  if (entry?.metrics.source === 'gateway' && running.length) {
+    const series = running.map((v) => ({ label: v.version, colour: colourOf(entry.versions.indexOf(v)), points: v.metrics }));
+    if (!compareCharts) compareCharts = METRICS.map((metric) => chart(compareBox.appendChild(el('figure', { class: 'chart' })), metric, series, 320));
+    else compareCharts.forEach((c) => c.update(series));
+    section.append(compareBox);
+  } else {
+    section.append(el('p', { class: 'note' }, entry?.metrics.note ?? 'Live charts appear while the versions run.'));
+  }
+  const promoted = history.find((h) => h.kind === 'release' && h.version === other && h.status === 'COMPLETED');
+  if (promoted && !finishedChecks.has(promoted.workflowId)) {
+    const answer = await api(`${base}/release?id=${encodeURIComponent(promoted.workflowId)}`);
+    if (answer.status === 200) finishedChecks.set(promoted.workflowId, answer.body.checks);
+  }
+  const theirs = new Map((finishedChecks.get(promoted?.workflowId) ?? []).map((c) => [c.check, c]));
+  const rows = status.checks
+    .filter((c) => c.check.startsWith('smoke'))
+    .map((c) => el('tr', { 'data-check': c.check }, el('td', {}, c.check.replace(/^smoke: /, '')), el('td', { class: 'observed' }, c.observed), el('td', { class: 'observed' }, theirs.get(c.check)?.observed ?? '–')));
+  section.append(table('Smoke-test answers side by side', ['smoke test', status.version, `${other}${promoted ? '' : ' (no promoted release found)'}`], rows, { 'data-testid': 'smoke-compare' }));
+  return section;
+}
+
 async function load() {
   clearTimeout(refreshTimer);
-  const [release, history, fleet] = await Promise.all([api(`${base}/release`), api(`${base}/history?limit=20`), api('/api/fleet')]);
+  const [release, history, fleet] = await Promise.all([api(`${base}/release${releaseId ? `?id=${encodeURIComponent(releaseId)}` : ''}`), api(`${base}/history?limit=20`), api('/api/fleet')]);
   root.removeAttribute('aria-busy');
   if (release.status !== 200) {
     root.replaceChildren(el('h2', {}, `${model} in ${env}`), el('p', { class: 'error', role: 'alert' }, release.status === 401 ? 'Sign in to see this release.' : release.body?.message ?? `could not be read (${release.status})`));
@@ -173,7 +212,8 @@ async function load() {
     el('h2', {}, `${model} in ${env}: ${s.version}`),
     summary,
     ui ? el('p', {}, el('a', { href: ui, rel: 'noopener', target: '_blank' }, 'Open this run in the Temporal Web UI')) : '',
-    actionsPanel(s, warm),
+    releaseId ? el('p', {}, 'A past release. ', el('a', { href: releasePath(model, env) }, 'The latest release')) : actionsPanel(s, warm),
+    await compare(s, entry, history.status === 200 ? history.body : []),
     timeline(s),
     pastReleases(history.status === 200 ? history.body : []),
   );
