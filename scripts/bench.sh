@@ -14,3 +14,5 @@ if [ -f bench/abort-kubernetes.ts ]; then npx tsx bench/abort-kubernetes.ts; fi
 if [ -f bench/serve-api.ts ]; then npx tsx bench/serve-api.ts; fi
 # callers' p50/p99 through the gateway without shadowing and with every request mirrored and compared
 if [ -f bench/shadow-latency.ts ]; then npx tsx bench/shadow-latency.ts; fi
+# the console's page load time and live-update delay in Chromium (installed by browser-up.sh when missing)
+if [ -f bench/console.ts ]; then bash scripts/browser-up.sh >&2 && npx tsx bench/console.ts; fi
