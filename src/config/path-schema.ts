@@ -13,7 +13,7 @@ const ENV_NAME = /^[a-z0-9-]+$/;
 const soakSchema = z
   .string({ error: 'soak is a duration such as 30m, 2h or 1d' })
   .regex(DURATION_PATTERN, 'soak is a duration such as 30m, 2h or 1d (units ms, s, m, h, d)')
-  .refine((text) => durationMs(text) <= durationMs(MAX_SOAK), `soak is at most ${MAX_SOAK}`);
+  .refine((text) => !DURATION_PATTERN.test(text) || durationMs(text) <= durationMs(MAX_SOAK), `soak is at most ${MAX_SOAK}`);
 
 export const pathStepSchema = z
   .object({
