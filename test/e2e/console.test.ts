@@ -163,6 +163,12 @@ describe('the console in a real browser', { timeout: 20 * 60_000 }, () => {
       assert.equal(await alice.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
       const path = await shot(alice, 'fleet-canary');
       copyFileSync(path, join(ROOT, 'docs', 'console.png'));
+      // The charts say their latest values in text (for screen readers), and a laptop's width needs no sideways scrolling.
+      assert.match((await alice.locator(`section[data-model="${MODEL}"] figure.chart figcaption`).first().textContent()) ?? '', /requests\/s, latest: v1\.0\.0 [\d.]+, v1\.1\.0 [\d.]+/);
+      await alice.setViewportSize({ width: 1024, height: 768 });
+      assert.equal(await alice.evaluate('document.documentElement.scrollWidth'), 1024, 'the fleet page is wider than a 1024 px window');
+      await shot(alice, 'fleet-laptop');
+      await alice.setViewportSize({ width: 1280, height: 900 });
     });
 
     await t.test('bob, outside serve.access.operate, sees the refusal; nothing is approved', async () => {
@@ -194,8 +200,11 @@ describe('the console in a real browser', { timeout: 20 * 60_000 }, () => {
     await t.test('alice approves from the release page, which shows who approved', async () => {
       await alice.goto(`${url}/console/releases/${MODEL}/${ENV}`);
       await alice.fill('#action-text', 'charts look right');
-      await alice.click('button[data-action=approve]');
-      await alice.click('#confirm-ok');
+      // By keyboard: Enter on the button, Enter on the confirmation (its Confirm button has the focus).
+      await alice.focus('button[data-action=approve]');
+      await alice.keyboard.press('Enter');
+      await alice.locator('#confirm[open]').waitFor();
+      await alice.keyboard.press('Enter');
       const approved = alice.locator('[data-testid=actions] tr[data-action=approve] td.who');
       await approved.waitFor({ timeout: 30_000 });
       assert.equal(await approved.textContent(), 'alice');

@@ -52,11 +52,20 @@ export function chart(container, metric, series, width = 300) {
       container,
     );
   };
+  // What a screen reader gets instead of the canvas: each version's latest value.
+  const caption = document.createElement('figcaption');
+  caption.className = 'visually-hidden';
+  const describe = (list) => {
+    caption.textContent = `${metric.label}, latest: ${list.map((s) => `${s.label} ${metric.format(s.points?.[metric.key]?.at(-1))}`).join(', ')}`;
+  };
   make(series);
+  container.append(caption);
+  describe(series);
   return {
     update(list) {
       if (list.map((s) => s.label).join('\0') !== labels) make(list);
       else plot.setData(align(list, metric.key));
+      describe(list);
     },
   };
 }

@@ -81,7 +81,7 @@ function actionsPanel(status, warm) {
   };
   if (active) {
     for (const action of ACTIONS.filter((a) => a.when(status))) {
-      const button = el('button', { type: 'button', 'data-action': action.name, class: action.danger ? 'danger' : action.name === 'approve' ? 'primary' : '' }, action.label);
+      const button = el('button', { type: 'button', id: `action-${action.name}`, 'data-action': action.name, class: action.danger ? 'danger' : action.name === 'approve' ? 'primary' : '' }, action.label);
       button.addEventListener('click', () =>
         run(action.label, action.moves, `${base}/release/${action.name}`, textInput.value ? { [action.text]: textInput.value } : {}, `${action.label} the release of ${status.version} (${model} in ${env}). This may move traffic.`),
       );
@@ -90,7 +90,7 @@ function actionsPanel(status, warm) {
   }
   if (!active && warm.length) {
     const select = el('select', { id: 'rollback-to' }, warm.map((v) => el('option', { value: v }, v)));
-    const button = el('button', { type: 'button', 'data-action': 'rollback', class: 'danger' }, 'Roll back');
+    const button = el('button', { type: 'button', id: 'action-rollback', 'data-action': 'rollback', class: 'danger' }, 'Roll back');
     button.addEventListener('click', () => run('Roll back', true, `${base}/rollback`, { to: select.value, ...(textInput.value ? { reason: textInput.value } : {}) }, `Send all traffic of ${model} in ${env} to ${select.value}.`));
     buttons.append(el('label', { for: 'rollback-to' }, 'Roll back to '), select, ' ', button);
   }
