@@ -19,6 +19,8 @@ export const FailureType = {
   InvalidTraffic: 'InvalidTraffic',
   /** the version asked for is already the stable one, same commit: nothing to release */
   AlreadyStable: 'AlreadyStable',
+  /** a release into an environment of a model's path that does not carry the artifact the previous environment promoted */
+  NotOnPath: 'NotOnPath',
   /** a promoted version's image digest is not in the target environment's registry */
   ImageNotFound: 'ImageNotFound',
   /** a notification receiver refused the message (4xx other than 408/429), or is no longer configured */
@@ -62,4 +64,5 @@ export const BAD_INPUT_FAILURES: ReadonlySet<string> = new Set<FailureType>([
   FailureType.VersionNotRunning,
   FailureType.AlreadyStable,
   FailureType.PolicyRefused,
+  FailureType.NotOnPath,
 ]);

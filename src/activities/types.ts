@@ -253,6 +253,8 @@ export interface ReleaseActivities {
   sendNotification(input: { sink: string; notice: ReleaseNotice }): Promise<NotificationDelivery>;
   /** The next step of the model's path after `environment` (worker configuration); undefined at the end of its path or without one. */
   nextInPath(input: ModelRef): Promise<NextPathStep | undefined>;
+  /** The step of the model's path that enters `environment` (it names the environment before); undefined for the first or one off the path. */
+  stepIntoPath(input: ModelRef): Promise<NextPathStep | undefined>;
 }
 
 /** Where a version promoted in an environment may go next, and on what conditions (models.<name>.path). */

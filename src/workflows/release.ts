@@ -285,6 +285,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       if (policyEnforced) await readPolicy();
       // A promoted version carries its commit and spec: the tag is not read again (it may have moved).
       const promoted = input.promotedFrom;
+      if (!promoted && patched(PATCH_PATH_ENTRY)) await refuseOffPath();
       const resolved = promoted ? { commit: promoted.commit, spec: promoted.spec } : await activities('git', `resolve ${model} tag ${version}`).resolveTag({ repoUrl: input.repoUrl, tag: version, model });
       spec = resolved.spec;
       status.commit = resolved.commit;
@@ -411,6 +412,25 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
   await Promise.all(notifications);
   countOutcome('promoted');
   return status;
+
+  /**
+   * An environment a model's path leads to takes only the artifact the previous environment
+   * promoted: a release without it (started through the API, a webhook, an old CLI) is refused
+   * before anything is built or deployed.
+   */
+  async function refuseOffPath() {
+    let step: NextPathStep | undefined;
+    try {
+      step = await pathConfig(`is ${environment} on the path of ${model}`).stepIntoPath(ref);
+    } catch {
+      return; // a worker without path activities: no path to enforce
+    }
+    if (!step) return;
+    throw ApplicationFailure.nonRetryable(
+      `${environment} takes versions of ${model} from ${step.from} only (models.${model}.path): \`tandem release start ${model} ${version} --env ${environment}\` releases the artifact ${step.from} promoted, once it is eligible`,
+      FailureType.NotOnPath,
+    );
+  }
 
   /** A promoted version's image, checked in this environment's registry by its digest. */
   async function checkPromotedImage(promoted: NonNullable<ReleaseInput['promotedFrom']>) {
@@ -759,6 +779,9 @@ const PATCH_NOTIFICATIONS = 'release-notifications';
 
 /** a promoted release on a model's path starts the promotion to the next environment (./promotion.ts); was: none. */
 const PATCH_PROMOTION_PATH = 'promotion-path';
+
+/** a release into an environment a model's path leads to must carry the previous environment's artifact; was: any release. */
+const PATCH_PATH_ENTRY = 'path-entry-by-artifact';
 
 /** The record of where a promoted version's artifact came from (without the spec it carries). */
 function promotedRecord(promoted: NonNullable<ReleaseInput['promotedFrom']>): PromotedFrom {

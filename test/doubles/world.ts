@@ -203,6 +203,7 @@ export function createWorld(options: WorldOptions) {
     // Not in `calls`: tests count the release's work there, and the policy read is not part of it.
     resolvePolicy: (i) => policies.resolvePolicy(inWorld(i)),
     nextInPath: (i) => createPathActivities({ [i.model]: { path: options.path } }).nextInPath(i),
+    stepIntoPath: (i) => createPathActivities({ [i.model]: { path: options.path } }).stepIntoPath(i),
     async notificationSinks({ event }) {
       return sinks.filter((s) => (s.events ?? NOTIFICATION_EVENTS).includes(event)).map(({ id, kind }) => ({ id, kind }));
     },

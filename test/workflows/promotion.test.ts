@@ -131,6 +131,15 @@ describe('promotion along a path', () => {
       await assert.rejects(startPromoted(s.client, input('v2'), never, { reason: 'hurry' }), /v2 is not eligible for prod: not promoted in staging: v2 was never released there$/);
 
       await s.release('staging', 'v1');
+      // A start that does not carry staging's artifact (the API, a webhook, an old CLI) is refused by the release itself.
+      const bypass = await s.client.wait(await s.client.start(input('v1'))).then(
+        () => assert.fail('expected a refusal'),
+        (e: Error & { status?: ReleaseStatus; failureType?: string }) => e,
+      );
+      assert.equal(bypass.failureType, 'NotOnPath');
+      assert.equal(bypass.message, `prod takes versions of ${s.model} from staging only (models.${s.model}.path): \`tandem release start ${s.model} v1 --env prod\` releases the artifact staging promoted, once it is eligible`);
+      assert.equal(bypass.status?.outcome, 'failed');
+      assert.equal(s.envs.worlds.prod.count('deployVersion') + s.envs.worlds.prod.count('buildImage') + s.envs.worlds.prod.count('resolveTag'), 0);
       const eligible = await s.promotion('v1', (p) => p.state === 'eligible');
       assert.equal(eligible.conditions.auto, false);
       const checked = await eligibility(s.client, s.model, 'v1', 'prod', s.path);
