@@ -133,8 +133,19 @@ describe('tandem serve as a process, as the README shows it', { timeout: 5 * 60_
     const doc = (await request('GET', '/openapi.json')).body as { openapi: string; paths: Record<string, Record<string, unknown>> };
     assert.equal(doc.openapi, '3.1.0');
     const ops = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => ({ method: m.toUpperCase(), path })));
-    assert.equal(ops.length, 16);
+    assert.equal(ops.length, 18);
     for (const { method, path } of ops) {
+      if (path === '/api/fleet/events') {
+        // An event stream never ends: its first answer is read, then the stream is dropped.
+        const stream = new AbortController();
+        const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${tokens.reader}` }, signal: stream.signal });
+        assert.equal(response.status, 200);
+        assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+        const reader = response.body!.getReader();
+        assert.match(new TextDecoder().decode((await reader.read()).value), /^event: fleet\ndata: \{"generatedAt"/);
+        stream.abort();
+        continue;
+      }
       // A token without groups: a served route answers with its own decision (200, 403, or 404
       // "no release"), never the router's "no route".
       const r = await request(method, path.replace('{model}', 'no-such-model').replace('{env}', env), tokens.reader, method === 'POST' ? '{}' : undefined);

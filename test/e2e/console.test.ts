@@ -230,5 +230,14 @@ describe('the console in a real browser', { timeout: 20 * 60_000 }, () => {
       await alice.locator('[data-field=outcome]').filter({ hasText: 'promoted' }).waitFor({ timeout: 30_000 });
       assert.equal(await alice.locator('[data-testid=actions] tr[data-action=approve] td.who').textContent(), 'alice');
     });
+
+    await t.test('serve closes on SIGTERM while a page streams the fleet, and exits 0', async () => {
+      await alice.goto(`${url}/console/`);
+      await alice.locator(`section[data-model="${MODEL}"] tr[data-version="v1.1.0"]`).waitFor({ timeout: 60_000 });
+      await alice.locator('#live').filter({ hasText: /^live/ }).waitFor({ timeout: 30_000 });
+      server!.child.kill('SIGTERM');
+      assert.equal(await server!.exited, 0);
+      assert.match(server!.output(), /SIGTERM, closing/);
+    });
   });
 });

@@ -36,6 +36,11 @@ export async function registerConsoleRoutes(app: ZodApp, deps: ServeDeps, option
     temporalUi: { url: deps.config.links.webUi.replace(/\/+$/, ''), namespace: deps.namespace ?? 'default' },
     warn: (message) => app.log.warn(message),
   });
+  // Open event streams never go idle: end them when serve closes, or closing would wait for the browsers.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of streams) end();
+  });
   app.addHook('onClose', async () => monitor.close());
 
   await app.register(async (scope) => {
@@ -89,10 +94,13 @@ export async function registerConsoleRoutes(app: ZodApp, deps: ServeDeps, option
       const send = (fleet: Fleet) => raw.write(`event: fleet\ndata: ${JSON.stringify(fleet)}\n\n`);
       send(first);
       const unsubscribe = monitor.subscribe(send);
-      request.raw.once('close', () => {
+      const end = () => {
+        streams.delete(end);
         unsubscribe();
         raw.end();
-      });
+      };
+      streams.add(end);
+      request.raw.once('close', end);
     },
   );
 }
