@@ -10,11 +10,15 @@ import { promotionWorkflowId } from '../rollout/promotion';
 import { promotionStatusQuery, promotionTakenSignal, type PromotionStatus } from '../workflows/promotion-messages';
 import type { ReleaseInput } from '../workflows/messages';
 import type { RequestSigner } from '../policy/identity';
-import { RefusedError } from './errors';
+import { BadInputError, RefusedError } from './errors';
 import type { HistoryEntry, TandemClient } from './index';
 
 /** The promotion of `version` out of `from`, or undefined when there is none. */
-export async function readPromotion(client: TandemClient, model: string, from: string, version: string): Promise<PromotionStatus | undefined> {
+
+/** What promotion along a path needs of the client (the CLI's and serve's TandemClient). */
+export type PathClient = Pick<TandemClient, 'temporal' | 'history' | 'start'>;
+
+export async function readPromotion(client: PathClient, model: string, from: string, version: string): Promise<PromotionStatus | undefined> {
   const handle = client.temporal.workflow.getHandle(promotionWorkflowId(model, from, version));
   try {
     const description = await handle.describe();
@@ -63,7 +67,7 @@ export function unmetCondition(version: string, from: string, to: string, promot
 }
 
 /** Whether `version` may enter `environment` on the model's path; onPath false when the path does not lead there. */
-export async function eligibility(client: TandemClient, model: string, version: string, environment: string, path: PathInput | undefined): Promise<Eligibility> {
+export async function eligibility(client: PathClient, model: string, version: string, environment: string, path: PathInput | undefined): Promise<Eligibility> {
   const step = stepInto(path, environment);
   if (!step) return { onPath: false };
   const promotion = await readPromotion(client, model, step.from, version);
@@ -79,7 +83,7 @@ export async function eligibility(client: TandemClient, model: string, version: 
  * then records who overrode what and why, and the target's policy decides whether they may.
  */
 export async function startPromoted(
-  client: TandemClient,
+  client: PathClient,
   input: ReleaseInput,
   checked: Extract<Eligibility, { onPath: true }>,
   override?: { reason: string },
@@ -123,7 +127,7 @@ export interface PathProgress {
 }
 
 /** Each version's progress along the model's path, newest first, and what blocks it. */
-export async function pathProgress(client: TandemClient, model: string, path: PathInput, limit = 20): Promise<PathProgress> {
+export async function pathProgress(client: PathClient, model: string, path: PathInput, limit = 20): Promise<PathProgress> {
   const names = pathSteps(path).map((s) => s.environment);
   const histories = await Promise.all(names.map((env) => client.history(model, env, 200)));
   const releases = histories.map((h) => h.filter((e) => e.kind === 'release'));
@@ -162,6 +166,20 @@ function releaseState(e: HistoryEntry): string {
   return e.stage === 'rolled-back' ? 'rolled-back' : 'failed';
 }
 
-async function latestRelease(client: TandemClient, model: string, environment: string, version: string): Promise<HistoryEntry | undefined> {
+async function latestRelease(client: PathClient, model: string, environment: string, version: string): Promise<HistoryEntry | undefined> {
   return (await client.history(model, environment, 200)).find((e) => e.kind === 'release' && e.version === version);
+}
+
+/**
+ * Starts a release as the CLI and the API do: into an environment the model's path leads to only
+ * as startPromoted allows (eligible, or overridden with a reason), elsewhere as client.start.
+ * `overrideReason` off the path is bad input (there is no condition to override).
+ */
+export async function startRelease(client: PathClient, input: ReleaseInput, path: PathInput | undefined, overrideReason?: string, signer?: RequestSigner) {
+  const checked = await eligibility(client, input.model, input.tag, input.environment, path);
+  if (!checked.onPath) {
+    if (overrideReason !== undefined) throw new BadInputError(`overrideReason: it overrides the conditions of a model's path, and models.${input.model}.path does not lead to ${input.environment}`);
+    return client.start(input, signer);
+  }
+  return startPromoted(client, input, checked, overrideReason ? { reason: overrideReason } : undefined, signer);
 }

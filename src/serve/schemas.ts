@@ -35,6 +35,12 @@ export const startBody = body({
     .min(1)
     .optional()
     .describe('Git URL or path of the model repository; default, and the only one accepted when set: models.<model>.repo in tandem.config.yaml'),
+  overrideReason: z
+    .string({ error: 'overrideReason must be a string' })
+    .min(1)
+    .max(MAX_TEXT_LENGTH, `overrideReason is longer than ${MAX_TEXT_LENGTH} characters`)
+    .optional()
+    .describe("Start a version that is not eligible on the model's path (README, \"Environments in sequence\"); recorded with who; the environment's promote rule decides who may"),
 });
 export const commentBody = body({ comment: text('comment') }).prefault({});
 export const reasonBody = body({ reason: text('reason') }).prefault({});

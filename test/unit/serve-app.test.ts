@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { BadInputError, NotFoundError, RefusedError } from '../../src/client/errors';
 import { parseConfig } from '../../src/config/load';
 import { buildServeApp, loggerOptions } from '../../src/serve/app';
@@ -214,5 +215,55 @@ describe('tandem serve app', () => {
     assert.ok(log.includes('"authorization":"[redacted]"'), 'the header is logged, redacted');
     assert.match(log, /"subject":"alice","via":"token".*"res":\{"statusCode":200\}/);
     for (const token of [CI, OPS, READER]) assert.ok(!log.includes(token), 'a token is in the log');
+  });
+});
+
+describe("tandem serve: starting a release on a model's path", () => {
+  const pathConfig = parseConfig(
+    [
+      'environments:',
+      '  staging: { target: { kind: docker }, registry: { url: r } }',
+      '  prod: { target: { kind: docker }, registry: { url: r } }',
+      'models:',
+      '  fraud-detector: { repo: /srv/fraud-detector, environment: staging, path: [staging, { environment: prod, soak: 1h }] }',
+      'serve:',
+      '  tokens:',
+      `    - { name: ci-github, sha256: ${hashToken(CI)}, groups: [ci] }`,
+      '  access: { start: [ci] }',
+      '',
+    ].join('\n'),
+  );
+  const started: unknown[] = [];
+  // No promotion workflow and no release in staging: v1.1.0 never went there.
+  const pathClient = {
+    taskQueue: 'tandem',
+    temporal: { workflow: { getHandle: () => ({ describe: async () => Promise.reject(new WorkflowNotFoundError('not found', 'promotion/x', undefined)) }) } },
+    history: async () => [],
+    start: async (input: unknown) => (started.push(input), { workflowId: 'release/x' }),
+  } as unknown as ServeClient;
+  let pathApp: FastifyInstance;
+  before(async () => {
+    ({ app: pathApp } = await buildServeApp({ client: pathClient, config: pathConfig, providers: [bearerTokenProvider(pathConfig.serve!.tokens)], logger: false }));
+  });
+  after(() => pathApp.close());
+  const post = async (env: string, payload: object) => {
+    const r = await pathApp.inject({ method: 'POST', url: `/api/models/fraud-detector/environments/${env}/releases`, headers: auth(CI), payload });
+    return { status: r.statusCode, message: (r.json() as { message: string }).message };
+  };
+
+  it('a version not eligible for prod is refused naming the condition, as by the CLI; nothing starts', async () => {
+    const refused = await post('prod', { tag: 'v1.1.0' });
+    assert.equal(refused.status, 409);
+    assert.match(refused.message, /fraud-detector v1\.1\.0 is not eligible for prod: not promoted in staging: v1\.1\.0 was never released there/);
+    assert.equal(started.length, 0);
+  });
+
+  it('the first environment of the path starts as usual; an override reason where no path leads is bad input', async () => {
+    assert.equal((await post('staging', { tag: 'v1.1.0' })).status, 202);
+    assert.equal(started.length, 1);
+    const off = await post('staging', { tag: 'v1.1.0', overrideReason: 'hotfix' });
+    assert.equal(off.status, 400);
+    assert.match(off.message, /overrideReason: it overrides the conditions of a model's path, and models\.fraud-detector\.path does not lead to staging/);
+    assert.equal(started.length, 1);
   });
 });

@@ -3,6 +3,7 @@
  * (approve, abort, pause, resume, promote). The same client calls as the CLI's verbs; `who` and
  * `requestedBy` are always the authenticated caller.
  */
+import { startRelease } from '../../client/promotion';
 import { z } from 'zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { releaseWorkflowId } from '../../naming/ids';
@@ -111,7 +112,10 @@ export function registerReleaseRoutes(app: ZodApp, deps: ServeDeps): void {
       const repoUrl = configured ?? request.body.repo;
       if (!repoUrl) throw new HttpError(400, `repo: ${model} is not in the configuration; give its repository as repo, or add models.${model}.repo`, 'body.repo');
       const requestedBy = caller(request).subject;
-      const handle = await client.start({ model, tag: request.body.tag, environment, repoUrl, requestedBy }, signerOf(deps, caller(request)));
+      // An environment the model's path leads to takes only versions eligible there, as with the CLI.
+      const input = { model, tag: request.body.tag, environment, repoUrl, requestedBy };
+      const signer = signerOf(deps, caller(request));
+      const handle = await startRelease(client, input, config.models[model]?.path, request.body.overrideReason, signer);
       return reply.code(202).send({ workflowId: handle.workflowId, model, environment, tag: request.body.tag, requestedBy });
     },
   );
