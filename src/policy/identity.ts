@@ -4,13 +4,22 @@
  * the workflow verifies the signature with the public key its policy activity returned. Pure and
  * deterministic (@noble/ed25519 with @noble/hashes' SHA-512, no Node built-ins): workflows import it.
  */
-import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha2.js';
-import { hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import type { PolicyAction } from './evaluate';
 
-// Synchronous verification needs a synchronous SHA-512; the default one needs WebCrypto, which the workflow sandbox lacks.
-ed.hashes.sha512 = sha512;
+/**
+ * Ed25519 with a synchronous SHA-512 (the default one needs WebCrypto, which the workflow sandbox
+ * lacks), required at the first signature: a worker evaluates its workflow bundle's modules once
+ * per workflow it holds, and most releases never check a signature.
+ */
+function ed25519() {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const ed = require('@noble/ed25519') as typeof import('@noble/ed25519');
+  const { sha512 } = require('@noble/hashes/sha2.js') as typeof import('@noble/hashes/sha2.js');
+  const { hexToBytes, utf8ToBytes } = require('@noble/hashes/utils.js') as typeof import('@noble/hashes/utils.js');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  ed.hashes.sha512 = sha512;
+  return { verify: ed.verify, hexToBytes, utf8ToBytes };
+}
 
 /** What serve adds to a request it has authenticated. */
 export interface SignedIdentity {
@@ -56,7 +65,8 @@ export function verifySignedIdentity(publicKeyHex: string, fields: Omit<SignedFi
   if (!/^[0-9a-f]{128}$/i.test(identity.signature)) return { ok: false, why: 'signature is not 128 hex digits' };
   const message = signedMessage({ ...fields, who: identity.who, groups: identity.groups, issuedAt: identity.issuedAt });
   try {
-    const valid = ed.verify(hexToBytes(identity.signature.toLowerCase()), utf8ToBytes(message), hexToBytes(publicKeyHex));
+    const { verify, hexToBytes, utf8ToBytes } = ed25519();
+    const valid = verify(hexToBytes(identity.signature.toLowerCase()), utf8ToBytes(message), hexToBytes(publicKeyHex));
     return valid ? { ok: true } : { ok: false, why: 'the signature does not verify with the configured serve key' };
   } catch (err) {
     return { ok: false, why: `the signature cannot be checked: ${err instanceof Error ? err.message : String(err)}` };

@@ -5,7 +5,6 @@
  * immediate feedback: an approval when nothing awaits one is refused, not dropped).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { z } from 'zod';
 import type { DisagreementSample, ShadowResult, Weights } from '../activities/types';
 import type { RecordedMeasurement } from '../rollout/measurements';
 import type { Channel, SignedIdentity } from '../policy/identity';
@@ -52,22 +51,31 @@ export const MAX_GROUPS = 100;
  * The payload of every operator message. Signals come from anywhere (the Web UI's Send signal
  * sends `null` for an empty field, `temporal workflow signal --input 42` sends a number), so
  * signal handlers and update validators check payloads against this one schema.
+ *
+ * Built at the first message, with zod required then: a worker evaluates its workflow bundle's
+ * modules once per workflow it holds, and zod at the top would cost every release about 0.3 MB
+ * (bench/scale.ts, worker_mb_per_waiting_release), though most never receive a message.
  */
-export const operatorRequestSchema = z
-  .object({
-    who: z
-      .string({ error: 'who is required: a JSON object such as {"who": "alice", "text": "why"}' })
-      .trim()
-      .min(1, 'who must name the person or job making the request')
-      .max(MAX_WHO_LENGTH, `who is longer than ${MAX_WHO_LENGTH} characters`),
-    text: z.string({ error: 'text must be a string' }).max(MAX_TEXT_LENGTH, `text is longer than ${MAX_TEXT_LENGTH} characters`).nullish(),
-    // Added by `tandem serve` when it signs the request (src/policy/identity.ts); the workflow verifies them.
-    groups: z.array(z.string().max(MAX_WHO_LENGTH), { error: 'groups must be a list of names' }).max(MAX_GROUPS, `groups lists more than ${MAX_GROUPS} names`).nullish(),
-    issuedAt: z.string({ error: 'issuedAt must be an ISO time' }).max(40).nullish(),
-    signature: z.string({ error: 'signature must be a hex string' }).max(200).nullish(),
-  })
-  .strip()
-  .refine((r) => !r.signature || r.issuedAt, { message: 'issuedAt is required with a signature', path: ['issuedAt'] });
+function operatorRequestSchema() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { z } = require('zod') as typeof import('zod');
+  return z
+    .object({
+      who: z
+        .string({ error: 'who is required: a JSON object such as {"who": "alice", "text": "why"}' })
+        .trim()
+        .min(1, 'who must name the person or job making the request')
+        .max(MAX_WHO_LENGTH, `who is longer than ${MAX_WHO_LENGTH} characters`),
+      text: z.string({ error: 'text must be a string' }).max(MAX_TEXT_LENGTH, `text is longer than ${MAX_TEXT_LENGTH} characters`).nullish(),
+      // Added by `tandem serve` when it signs the request (src/policy/identity.ts); the workflow verifies them.
+      groups: z.array(z.string().max(MAX_WHO_LENGTH), { error: 'groups must be a list of names' }).max(MAX_GROUPS, `groups lists more than ${MAX_GROUPS} names`).nullish(),
+      issuedAt: z.string({ error: 'issuedAt must be an ISO time' }).max(40).nullish(),
+      signature: z.string({ error: 'signature must be a hex string' }).max(200).nullish(),
+    })
+    .strip()
+    .refine((r) => !r.signature || r.issuedAt, { message: 'issuedAt is required with a signature', path: ['issuedAt'] });
+}
+let requestSchema: ReturnType<typeof operatorRequestSchema> | undefined;
 
 export interface OperatorRequest {
   who: string;
@@ -85,7 +93,7 @@ export function parseOperatorRequest(payload: unknown): { ok: true; request: Ope
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     return { ok: false, why: `malformed payload ${describePayload(payload)}: send a JSON object such as {"who": "alice", "text": "why"}` };
   }
-  const parsed = operatorRequestSchema.safeParse(payload);
+  const parsed = (requestSchema ??= operatorRequestSchema()).safeParse(payload);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     return { ok: false, why: `malformed payload: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}` };
