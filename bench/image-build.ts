@@ -1,7 +1,8 @@
 /**
- * Image build on the real Docker engine and registry: a build of the example's v1.0.0 for a model
- * the registry has never seen (Docker's layer cache warm, push included) against a second release
- * of the same commit, which finds the image in the registry and skips the build. Prints JSON lines.
+ * Image build on the real Docker engine and registry: a cold build of the example's v1.0.0 (every
+ * step run again, without the engine's layer cache; the base image is local), a build for a model
+ * the registry has never seen with the layer cache warm (push included), and a second release of
+ * the same commit, which finds the image in the registry and skips the build. Prints JSON lines.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,14 +30,29 @@ async function main() {
     buildArgs: { BASE_IMAGE: 'tandem/node-base:20' },
     workDir: join(dir, 'git'),
   });
-  const run = async (model: string) => {
+  const cold = createImageActivities({
+    docker,
+    registry: { url: '127.0.0.1:5000', insecure: true },
+    buildArgs: { BASE_IMAGE: 'tandem/node-base:20' },
+    workDir: join(dir, 'git'),
+    noCache: true,
+  }).buildImage;
+  const run = async (model: string, activity = buildImage) => {
     const t0 = performance.now();
-    const built = (await new MockActivityEnvironment(undefined, { logger: new DefaultLogger('WARN') }).run(buildImage, { model, environment: 'bench', repoUrl: repo, version: 'v1.0.0', commit, releaseId: 'bench' })) as BuiltImage;
+    const built = (await new MockActivityEnvironment(undefined, { logger: new DefaultLogger('WARN') }).run(activity, { model, environment: 'bench', repoUrl: repo, version: 'v1.0.0', commit, releaseId: 'bench' })) as BuiltImage;
     return { ms: performance.now() - t0, built };
   };
+  const coldMs: number[] = [];
   const fresh: number[] = [];
   const skipped: number[] = [];
   const images: string[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const coldModel = `bench-cold-${Date.now().toString(36)}-${i}`;
+    const first = await run(coldModel, cold);
+    if (!first.built.built) throw new Error('expected a cold build');
+    coldMs.push(first.ms);
+    images.push(first.built.image);
+  }
   for (let i = 0; i < ROUNDS; i++) {
     const model = `bench-build-${Date.now().toString(36)}-${i}`;
     const first = await run(model);
@@ -49,6 +65,7 @@ async function main() {
   }
   const f = median(fresh);
   const s = median(skipped);
+  emit({ name: 'build_cold_example_median', value: Math.round(median(coldMs)), unit: 'ms', rounds: ROUNDS, note: 'no layer cache (every Dockerfile step run), base image local, push included' });
   emit({ name: 'build_and_push_example_median', value: Math.round(f), unit: 'ms', rounds: ROUNDS, note: 'layer cache warm, new registry repository' });
   emit({ name: 'build_skipped_same_commit_median', value: Math.round(s), unit: 'ms', baseline: Math.round(f), ratio: Math.round((s / f) * 1000) / 1000, rounds: ROUNDS });
   const base = await docker.getImage('tandem/node-base:20').inspect();

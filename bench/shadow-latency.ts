@@ -7,84 +7,23 @@
  * copies double the gateway's work, so on a busy machine its latency rises with the load it
  * carries, not with waiting: callers never wait for a copy. Prints JSON lines.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { startGateway } from '../src/gateway';
 import { adminAgreementPath } from '../src/naming/gateway';
+import { load as loadWith, modelServers, quantile } from './http-load';
 
 const REQUESTS = Number(process.env.BENCH_SHADOW_REQUESTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_SHADOW_CONCURRENCY ?? 8);
 const TOKEN = 'bench-shadow';
 const emit = (o: object) => console.log(JSON.stringify(o));
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
-
-/**
- * The stable and candidate model servers, in a process of their own as model containers would
- * be, so they do not share the gateway's event loop: each answers a prediction derived from the
- * JSON body.
- */
-const SERVERS = `
-const http = require('node:http');
-const serve = (version) => new Promise((resolve) => {
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const amount = Number(JSON.parse(Buffer.concat(chunks).toString() || '{}').amount ?? 0);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ label: amount > 500 ? 'fraud' : 'ok', score: amount / 1000, version }));
-    });
-  });
-  server.listen(0, '127.0.0.1', () => resolve('http://127.0.0.1:' + server.address().port));
-});
-Promise.all([serve('v1'), serve('v2')]).then((urls) => console.log(JSON.stringify(urls)));
-`;
-
-async function modelServers(): Promise<{ stable: string; candidate: string; stop(): void }> {
-  const child = spawn(process.execPath, ['-e', SERVERS], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  const [stable, candidate] = JSON.parse(line) as [string, string];
-  return { stable, candidate, stop: () => child.kill() };
-}
-
-/** Sends REQUESTS POSTs, CONCURRENCY at a time, on kept-alive connections; returns each latency in ms, sorted. */
-async function load(url: string): Promise<number[]> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const latencies: number[] = [];
-  let next = 0;
-  const one = (i: number) =>
-    new Promise<void>((resolve, reject) => {
-      const body = JSON.stringify({ amount: i % 1000 });
-      const t0 = performance.now();
-      const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.once('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`answered ${res.statusCode}`));
-          latencies.push(performance.now() - t0);
-          resolve();
-        });
-      });
-      req.once('error', reject);
-      req.end(body);
-    });
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) await one(next++);
-    }),
-  );
-  agent.destroy();
-  return latencies.sort((a, b) => a - b);
-}
 
 async function main() {
   const stateDir = mkdtempSync(join(tmpdir(), 'tandem-bench-shadow-'));
-  const servers = await modelServers();
+  const servers = await modelServers(['v1', 'v2']);
+  const [stable, candidate] = servers.urls as [string, string];
   const gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, log: () => undefined });
   const admin = async (method: string, route: string, body?: unknown) => {
     const response = await fetch(`${gateway.adminUrl}${route}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -93,9 +32,10 @@ async function main() {
   };
   const model = 'bench-shadow';
   try {
-    await admin('PUT', `/_tandem/models/${model}/versions/v1/endpoints`, { urls: [servers.stable] });
-    await admin('PUT', `/_tandem/models/${model}/versions/v2/endpoints`, { urls: [servers.candidate] });
+    await admin('PUT', `/_tandem/models/${model}/versions/v1/endpoints`, { urls: [stable] });
+    await admin('PUT', `/_tandem/models/${model}/versions/v2/endpoints`, { urls: [candidate] });
     const url = `${gateway.url}/${model}/predict`;
+    const load = async (to: string) => (await loadWith(() => to, REQUESTS, CONCURRENCY)).latencies;
 
     await admin('PUT', `/_tandem/models/${model}/traffic`, { weights: { v1: 100 } });
     await load(url); // warm-up: connections, JIT

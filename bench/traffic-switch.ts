@@ -2,7 +2,8 @@
  * How fast tandem takes traffic back, on the embedded default (real Temporal, Docker engine,
  * registry, gateway, worker): the time from an abort request during a 50% canary until the
  * gateway routes 100% to stable, and from a `rollback --to` request until the switch — with the
- * number of client requests that failed meanwhile (live traffic at 50 requests/s). Prints JSON lines.
+ * number of client requests that failed meanwhile (steady live traffic, 200 requests/s; `--quick`:
+ * 5 rounds at 50/s). p50 and p99 over the rounds. Prints JSON lines.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,10 +11,12 @@ import { join } from 'node:path';
 import { GatewayRouter } from '../src/activities/traffic/gateway-router';
 import { ENV, removeModelContainers, sendTraffic, startStack, type Stack } from '../scripts/stack';
 
-const ROUNDS = Number(process.env.BENCH_SWITCH_ROUNDS ?? 5);
+const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.BENCH_SWITCH_ROUNDS ?? (QUICK ? 5 : 20));
+const RATE = Number(process.env.BENCH_SWITCH_RATE ?? (QUICK ? 50 : 200));
 const MODEL = `bench-switch-${Date.now().toString(36).slice(-4)}`;
 const emit = (o: object) => console.log(JSON.stringify(o));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(q * xs.length) - 1))]!;
 
 async function routedTo(stack: Stack, version: string): Promise<boolean> {
   const state = await new GatewayRouter(stack.gateway.adminUrl, { token: stack.gatewayToken }).getState(MODEL);
@@ -43,7 +46,7 @@ async function main() {
   };
   try {
     await client.wait(await start('v1.0.0'));
-    const traffic = sendTraffic(stack.gateway.url, MODEL, 50);
+    const traffic = sendTraffic(stack.gateway.url, MODEL, RATE);
     const abortMs: number[] = [];
     let abortFailed = 0;
     for (let i = 0; i < ROUNDS; i++) {
@@ -54,8 +57,8 @@ async function main() {
       await client.wait(handle).catch(() => undefined);
       abortFailed += traffic.tally.failed - failedBefore;
     }
-    emit({ name: 'abort_to_stable_100_median', value: Math.round(median(abortMs)), unit: 'ms', max: Math.round(Math.max(...abortMs)), rounds: ROUNDS });
-    emit({ name: 'abort_failed_client_requests', value: abortFailed, unit: 'requests', sent: traffic.tally.total, rate: '50/s' });
+    emit({ name: 'abort_to_stable_100_p50', value: Math.round(quantile(abortMs, 0.5)), unit: 'ms', p99: Math.round(quantile(abortMs, 0.99)), max: Math.round(Math.max(...abortMs)), rounds: ROUNDS, rate: `${RATE}/s` });
+    emit({ name: 'abort_failed_client_requests', value: abortFailed, unit: 'requests', sent: traffic.tally.total, rate: `${RATE}/s` });
 
     // Promote v1.1.0 so v1.0.0 is warm, then switch between them with `rollback --to`.
     const handle = await start('v1.1.0');
@@ -69,7 +72,7 @@ async function main() {
       rollbackMs.push(await timeUntilRouted(stack, to, () => client.rollback({ model: MODEL, environment: ENV, to, requestedBy: 'bench' })));
     }
     const tally = await traffic.stop();
-    emit({ name: 'rollback_to_warm_version_median', value: Math.round(median(rollbackMs)), unit: 'ms', max: Math.round(Math.max(...rollbackMs)), rounds: ROUNDS });
+    emit({ name: 'rollback_to_warm_version_p50', value: Math.round(quantile(rollbackMs, 0.5)), unit: 'ms', p99: Math.round(quantile(rollbackMs, 0.99)), max: Math.round(Math.max(...rollbackMs)), rounds: ROUNDS, rate: `${RATE}/s` });
     emit({ name: 'rollback_failed_client_requests', value: tally.failed - failedBefore, unit: 'requests', sent: tally.total });
   } finally {
     await removeModelContainers(stack.docker, MODEL);

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# npm run bench: starts the real parts it needs and prints one JSON object per measurement.
+# npm run bench [-- --quick]: starts the real parts it needs and prints one JSON object per
+# measurement, then how long the whole run took. --quick runs smaller sizes (for development).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
+QUICK=""
+[ "${1:-}" = "--quick" ] && QUICK="--quick"
+export BENCH_QUICK=${QUICK:+1}
+started=$(date +%s)
 bash scripts/temporal-up.sh >&2
 npx tsx bench/release-overhead.ts
-if [ -f bench/image-build.ts ]; then bash scripts/docker-up.sh >&2 && npx tsx bench/image-build.ts; fi
-if [ -f bench/traffic-switch.ts ]; then npx tsx bench/traffic-switch.ts; fi
+bash scripts/docker-up.sh >&2 && npx tsx bench/image-build.ts
+# abort / rollback --to → 100% at the gateway, under steady client load
+npx tsx bench/traffic-switch.ts $QUICK
 # abort → 100% stable through tandem gateway --kubernetes on the real node; prints a `skipped` line when
 # this machine cannot run the node (k8s-node-up.sh exit 3)
-if [ -f bench/abort-kubernetes.ts ]; then npx tsx bench/abort-kubernetes.ts; fi
+npx tsx bench/abort-kubernetes.ts
 # tandem serve's latency per route under a small bounded load (a release waiting at its approval gate)
-if [ -f bench/serve-api.ts ]; then npx tsx bench/serve-api.ts; fi
+npx tsx bench/serve-api.ts
 # callers' p50/p99 through the gateway without shadowing and with every request mirrored and compared
-if [ -f bench/shadow-latency.ts ]; then npx tsx bench/shadow-latency.ts; fi
+npx tsx bench/shadow-latency.ts
+# requests/s and added latency through the gateway against calling the model directly, 1/4/16 versions
+npx tsx bench/gateway-throughput.ts $QUICK
 # the console's page load time and live-update delay in Chromium (installed by browser-up.sh when missing)
-if [ -f bench/console.ts ]; then bash scripts/browser-up.sh >&2 && npx tsx bench/console.ts; fi
+bash scripts/browser-up.sh >&2 && npx tsx bench/console.ts
+# many releases at once, waiting releases' memory, reaction under load, fleet reads (worker in its own process)
+npx tsx bench/scale.ts $QUICK
+echo "{\"name\":\"bench_seconds\",\"value\":$(( $(date +%s) - started )),\"unit\":\"s\",\"quick\":${QUICK:+true}${QUICK:-false},\"machine\":\"$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")\"}"

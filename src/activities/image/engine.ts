@@ -38,6 +38,8 @@ export interface BuildOptions {
   t: string;
   buildargs: Record<string, string>;
   labels: Record<string, string>;
+  /** build every step again, without the engine's layer cache */
+  nocache?: boolean;
   signal: AbortSignal;
   onStep: (step: number, of: number) => void;
 }
@@ -61,6 +63,7 @@ export async function build(docker: Docker, context: NodeJS.ReadableStream, opts
       labels: opts.labels,
       rm: true,
       forcerm: true,
+      ...(opts.nocache ? { nocache: true } : {}),
       abortSignal: opts.signal,
     });
     await followStream(

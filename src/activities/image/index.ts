@@ -27,6 +27,8 @@ export interface ImageActivityDeps {
   buildArgs: Record<string, string>;
   /** Cache folder for the bare mirrors of model repositories. */
   workDir: string;
+  /** Build without the engine's layer cache (bench/image-build.ts measures a cold build with it). */
+  noCache?: boolean;
 }
 
 /** Heartbeat details of buildImage: the phase, and during the build the Dockerfile step. */
@@ -105,6 +107,7 @@ export function createImageActivities(deps: ImageActivityDeps) {
         ctx.log.info(`building ${image} from ${publicUrl(input.repoUrl)} at ${commit.slice(0, 12)}`);
         const imageId = await build(deps.docker, context.tar, {
           t: `${repo}:${markerTag}`,
+          ...(deps.noCache ? { nocache: true } : {}),
           buildargs: { ...deps.buildArgs, TANDEM_MODEL: model, TANDEM_VERSION: input.version, TANDEM_COMMIT: commit },
           labels: {
             'tandem.model': model,
