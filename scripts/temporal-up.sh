@@ -37,6 +37,7 @@ echo "temporal-up: starting dev server on 127.0.0.1:$PORT, Web UI http://127.0.0
 nohup setsid "$BIN" server start-dev \
   --ip 127.0.0.1 --port "$PORT" --ui-port "$UI_PORT" \
   --db-filename "$STATE/dev.db" \
+  --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
   --namespace default --namespace tandem-test \
   --search-attribute TandemModel=Keyword \
   --search-attribute TandemVersion=Keyword \
