@@ -3,7 +3,7 @@
  * tandem's workflows (and the bare baseline) with activity doubles, one in-memory world per model,
  * whose spec and running versions follow the model's name prefix. Reports on stdout, one JSON
  * object per line: `ready`, `waiting` (a release reached its approval gate: the notification
- * lookup of the `approval` event), and `activity` starts of `react-` models (with the time).
+ * lookup of the `approval` event), and `activity` starts of `react-` and `-warm` models (with the time).
  *
  * Environment: BENCH_QUEUE (task queue), BENCH_CACHE (maxCachedWorkflows; unset: the SDK default),
  * BENCH_BARE=1 (only the bare baselines in the bundle: Temporal's floor).
@@ -51,7 +51,7 @@ async function main() {
   const activities: Record<string, (input: { model: string }) => Promise<unknown>> = { noop: async () => void say({ ev: 'noop' }) };
   for (const name of names) {
     activities[name] = async (input) => {
-      if (input.model.startsWith('react-')) say({ ev: 'activity', model: input.model, name, at: Date.now() });
+      if (input.model.startsWith('react-') || input.model.endsWith('-warm')) say({ ev: 'activity', model: input.model, name, at: Date.now() });
       return (world(input.model).activities[name] as (i: unknown) => Promise<unknown>)(input);
     };
   }

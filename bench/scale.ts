@@ -22,12 +22,14 @@ import { connectClient, ensureTemporal, uniqueQueue } from '../test/helpers/temp
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const SIZES = QUICK ? [10, 50] : [10, 100, 500];
 const WAITING = QUICK ? [1, 50, 200] : [1, 100, 1000];
-const TUNED_CACHE = 100;
+const TUNED_CACHE = QUICK ? 30 : 100;
+/** Temporal's floor, once measured (bareWaiting): MB per bare waiting workflow. */
+let floorMbPerWorkflow: number | undefined;
 const BACKGROUND = QUICK ? 30 : 100;
 const FLEET_MODELS = 20;
 const FLEET_READS = QUICK ? 2 : 5;
 const ENV = 'bench';
-/** BENCH_ONLY=throughput,reaction,fleet,floor,waiting runs only those parts (for development). */
+/** BENCH_ONLY=throughput,reaction,fleet,floor,waiting,tuned runs only those parts (for development). */
 const runs = (part: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(part);
 const RUN = Date.now().toString(36);
 
@@ -109,15 +111,25 @@ class BenchWorker {
     return round(pids.map((pid) => vmRssKb(pid)).reduce((a, b) => a + b, 0) / 1024);
   }
 
+  /**
+   * SIGTERM to the worker and the wrappers that started it (the worker shuts down), then SIGKILL
+   * to whatever still runs after 10 s. Watches the processes themselves, not the wrapper's exit event.
+   */
   async stop(): Promise<void> {
-    for (const pid of [...descendants(this.child.pid!), this.child.pid!].reverse()) {
+    const pids = [...descendants(this.child.pid!), this.child.pid!].reverse();
+    const alive = (pid: number) => {
       try {
-        process.kill(pid, 'SIGTERM');
+        process.kill(pid, 0);
+        return true;
       } catch {
-        // already gone
+        return false;
       }
-    }
-    await new Promise((r) => (this.child.exitCode === null ? this.child.once('exit', r) : r(undefined)));
+    };
+    const signal = (name: NodeJS.Signals) => pids.filter(alive).forEach((pid) => process.kill(pid, name));
+    signal('SIGTERM');
+    for (let i = 0; i < 100 && pids.some(alive); i++) await sleep(100);
+    signal('SIGKILL');
+    for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
   }
 }
 
@@ -150,10 +162,10 @@ async function until(pred: () => boolean, what: string, withinMs: number): Promi
 }
 
 /** Releases and bare workflows completed per second, N at once. */
-async function throughput(client: TandemClient, queue: string) {
-  const activities = 12; // what a canary release of the `tp` kind calls (release-overhead.ts counts it)
-  // warm both paths
+async function throughput(client: TandemClient, queue: string, worker: BenchWorker) {
+  // warm both paths; the warm-up release tells how many activities a release of this plan calls
   await client.wait(await start(client, `tp-${RUN}-warm`));
+  const activities = worker.activityStarts.get(`tp-${RUN}-warm`)?.length ?? 0;
   await client.temporal.workflow.execute('bareActivities', { taskQueue: queue, workflowId: `bare-${RUN}-warm`, args: [activities] });
   for (const n of SIZES) {
     const models = Array.from({ length: n }, (_, i) => `tp-${RUN}-${n}-${i}`);
@@ -169,14 +181,12 @@ async function throughput(client: TandemClient, queue: string) {
 }
 
 /**
- * Worker memory with 1, 100 and 1 000 releases waiting at their gate (SDK default cache); then the
- * same releases held by a worker with a tuned cache (each read once, so each is replayed and
- * cached as far as the cache allows); then approve → promoted for all of them, on a fresh worker
- * (every release is replayed as it resumes, as when releases wait for days across worker restarts).
+ * Worker memory with 1, 100 and 1 000 releases waiting at their gate (SDK default cache), then
+ * approve → promoted for all of them on that worker.
  */
 async function waiting() {
   const queue = uniqueQueue('bench-wait');
-  let worker = await BenchWorker.start(queue);
+  const worker = await BenchWorker.start(queue);
   const scoped = await connectClient(queue);
   try {
     const models: string[] = [];
@@ -191,27 +201,42 @@ async function waiting() {
       emit({ name: `worker_rss_waiting_${count}`, value: rss[count], unit: 'MB', waiting: count, maxCachedWorkflows: 'SDK default' });
     }
     const [first, , last] = WAITING as [number, number, number];
-    emit({ name: 'worker_mb_per_waiting_release', value: round((rss[last]! - rss[first]!) / (last - first), 3), unit: 'MB', from: first, to: last, maxCachedWorkflows: 'SDK default' });
+    const perRelease = round((rss[last]! - rss[first]!) / (last - first), 3);
+    const floor = floorMbPerWorkflow === undefined ? {} : { baseline: floorMbPerWorkflow, ratio: round(perRelease / Math.max(floorMbPerWorkflow, 0.001), 1) };
+    emit({ name: 'worker_mb_per_waiting_release', value: perRelease, unit: 'MB', ...floor, from: first, to: last, maxCachedWorkflows: 'SDK default', note: "baseline: a bare workflow waiting for a signal in a bundle of its own (Temporal's floor)" });
 
-    await worker.stop();
-    worker = await BenchWorker.start(queue, TUNED_CACHE);
-    const empty = await worker.rssMb();
-    const statuses = await pool(models, 20, (m) => scoped.status(m, ENV));
-    const tuned = await worker.rssMb();
-    emit({ name: `worker_mb_per_waiting_release_cache_${TUNED_CACHE}`, value: round((tuned - empty) / models.length, 3), unit: 'MB', rss: tuned, rssEmpty: empty, waiting: models.length, maxCachedWorkflows: TUNED_CACHE, note: 'each waiting release read once (replayed); at most the cache size stay in memory' });
-
-    await worker.stop();
-    worker = await BenchWorker.start(queue);
     // approve all, 20 at a time: approve sent → release promoted, per release
     const t0 = performance.now();
-    const times = await pool(statuses, 20, async (status) => {
-      const handle = scoped.temporal.workflow.getHandle(status.releaseId.slice(0, status.releaseId.lastIndexOf('/')));
+    const times = await pool(models, 20, async (model) => {
+      const releaseId = (await scoped.status(model, ENV)).releaseId;
+      const handle = scoped.temporal.workflow.getHandle(releaseId.slice(0, releaseId.lastIndexOf('/')));
       const sent = performance.now();
-      await scoped.act(status.model, ENV, 'approve', { who: 'bench' });
+      await scoped.act(model, ENV, 'approve', { who: 'bench' });
       await handle.result();
       return performance.now() - sent;
     });
-    emit({ name: `approve_all_${last}_to_promoted_p50`, value: round(quantile(times, 0.5)), unit: 'ms', p99: round(quantile(times, 0.99)), allSeconds: round((performance.now() - t0) / 1000), releases: models.length, concurrency: 20, note: 'on a fresh worker: each release replayed as it resumes' });
+    emit({ name: `approve_all_${last}_to_promoted_p50`, value: round(quantile(times, 0.5)), unit: 'ms', p99: round(quantile(times, 0.99)), allSeconds: round((performance.now() - t0) / 1000), releases: models.length, concurrency: 20 });
+  } finally {
+    await scoped.close();
+    await worker.stop();
+  }
+}
+
+/** Worker memory with 3 × TUNED_CACHE releases waiting on a worker whose cache holds TUNED_CACHE. */
+async function waitingTuned() {
+  const queue = uniqueQueue('bench-wait-tuned');
+  const worker = await BenchWorker.start(queue, TUNED_CACHE);
+  const scoped = await connectClient(queue);
+  const count = 3 * TUNED_CACHE;
+  try {
+    const empty = await worker.rssMb();
+    const models = Array.from({ length: count }, (_, i) => `wait-${RUN}-t-${i}`);
+    await pool(models, 50, (m) => start(scoped, m));
+    await until(() => worker.waiting >= count, `${count} releases at their gate`, 15 * 60_000);
+    await sleep(2000);
+    const rss = await worker.rssMb();
+    emit({ name: `worker_mb_per_waiting_release_cache_${TUNED_CACHE}`, value: round((rss - empty) / count, 3), unit: 'MB', rss, rssEmpty: empty, waiting: count, maxCachedWorkflows: TUNED_CACHE, note: 'at most the cache size stay in memory; the others are replayed when they resume' });
+    await pool(models, 20, (m) => scoped.act(m, ENV, 'abort', { who: 'bench', text: 'benchmark done' }).catch(() => undefined));
   } finally {
     await scoped.close();
     await worker.stop();
@@ -239,6 +264,7 @@ async function bareWaiting(bare: boolean) {
     await until(() => worker.noops >= last, `${last} bare workflows waiting`, 10 * 60_000);
     await sleep(3000);
     const high = await worker.rssMb();
+    if (bare) floorMbPerWorkflow = round((high - low) / (last - first), 3);
     emit({ name: `worker_mb_per_bare_waiting_workflow_${label}`, value: round((high - low) / (last - first), 3), unit: 'MB', rssAt1: low, [`rssAt${last}`]: high, note: bare ? "Temporal's floor: a workflow waiting for a signal in a bundle of its own" : "the same workflow in tandem's bundle: every workflow evaluates the bundle's modules" });
     await pool(handles, 50, (h) => h.signal('done'));
   } finally {
@@ -321,7 +347,7 @@ async function main() {
   const worker = await BenchWorker.start(queue);
   const client = await connectClient(queue);
   try {
-    if (runs('throughput')) await throughput(client, queue);
+    if (runs('throughput')) await throughput(client, queue, worker);
     if (runs('reaction')) await reaction(client, worker);
     if (runs('fleet')) await fleet(client, worker);
   } finally {
@@ -333,6 +359,7 @@ async function main() {
     await bareWaiting(false);
   }
   if (runs('waiting')) await waiting();
+  if (runs('tuned')) await waitingTuned();
   emit({ name: 'scale_bench_seconds', value: round((performance.now() - started) / 1000), unit: 's', quick: QUICK });
 }
 
