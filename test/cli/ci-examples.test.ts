@@ -55,7 +55,8 @@ describe('examples/ci: GitHub Actions workflows', () => {
     assert.equal(help.code, 0, help.out);
     assert.match(help.out, /Usage: tandem release start \[options\] <model> <tag>/);
     for (const flag of flags.filter((f) => f.startsWith('--'))) assert.match(help.out, new RegExp(`\\s${flag}\\b`), `tandem release start has ${flag}`);
-    assert.match(help.out, /--wait\s+stream progress and exit 0 when promoted, 1 when rolled back/);
+    // Words, not line breaks: commander wraps the help to the widest option.
+    assert.match(help.out, /--wait\s+stream\s+progress\s+and\s+exit\s+0\s+when\s+promoted,\s+1\s+when\s+rolled\s+back/);
 
     // The install step installs this package as the `tandem` command, built.
     const install = steps.find((s) => s.run?.includes('npm install --global'))!.run!;
