@@ -437,8 +437,8 @@ describe('bad input through the tandem CLI', { timeout: 150_000 }, () => {
       }
       // Nothing was built or deployed for the model, and the engine holds nothing of it.
       assert.deepEqual(
-        // resolvePolicy only reads the worker's configuration (the approval policy), before the tag.
-        calls.filter((call) => call.model === c.model && call.name !== 'resolveTag' && call.name !== 'resolvePolicy').map((call) => call.name),
+        // resolvePolicy and stepIntoPath only read the worker's configuration (the approval policy, the model's path), before the tag.
+        calls.filter((call) => call.model === c.model && !['resolveTag', 'resolvePolicy', 'stepIntoPath'].includes(call.name)).map((call) => call.name),
         [],
         `no activity beyond resolvePolicy and resolveTag may run for ${c.model}`,
       );
@@ -757,8 +757,8 @@ describe('broken tandem.yaml released for real (real Git and registry, doubles b
       const mine = calls.filter((call) => call.model === model);
       assert.deepEqual(
         mine.map((call) => `${call.name}#${call.attempt}`),
-        ['resolvePolicy#1', 'resolveTag#1'],
-        'the policy was read, resolveTag ran once, was not retried, and nothing ran after it',
+        ['resolvePolicy#1', 'stepIntoPath#1', 'resolveTag#1'],
+        'the policy and the path were read, resolveTag ran once, was not retried, and nothing ran after it',
       );
       assert.deepEqual(await registryTags(model), [], 'no image pushed');
       assert.equal(await containersOf(model), 0, 'no container created');
