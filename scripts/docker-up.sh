@@ -80,6 +80,14 @@ stop_orphan_containerd() {
   alive "$pid" || as_root rm -f "$pidfile"
 }
 
+# A dockerd started elsewhere with --bridge=none or address pools deletes docker0; this engine then
+# starts no container ("could not find bridge docker0") until a restart makes the bridge again.
+if engine_ready && ! ip link show docker0 >/dev/null 2>&1; then
+  log "the bridge docker0 is gone (another dockerd removed it): restarting dockerd"
+  as_root kill "$(cat /var/run/docker.pid)"
+  for _ in $(seq 1 60); do engine_ready || break; sleep 0.5; done
+fi
+
 if engine_ready; then
   log "Docker engine already running ($(docker version --format '{{.Server.Version}}'))"
 else
