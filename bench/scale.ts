@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TandemClient } from '../src/client';
 import { connectClient, ensureTemporal, uniqueQueue } from '../test/helpers/temporal';
 
@@ -23,6 +24,8 @@ const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1
 const SIZES = QUICK ? [10, 50] : [10, 100, 500];
 const WAITING = QUICK ? [1, 50, 200] : [1, 100, 1000];
 const TUNED_CACHE = QUICK ? 30 : 100;
+/** Approvals in flight at once when all waiting releases are approved. */
+const APPROVALS = 50;
 /** Temporal's floor, once measured (bareWaiting): MB per bare waiting workflow. */
 let floorMbPerWorkflow: number | undefined;
 const BACKGROUND = QUICK ? 30 : 100;
@@ -190,10 +193,11 @@ async function waiting() {
   const scoped = await connectClient(queue);
   try {
     const models: string[] = [];
+    const handles: WorkflowHandle[] = [];
     const rss: Record<number, number> = {};
     for (const count of WAITING) {
       const more = Array.from({ length: count - models.length }, (_, i) => `wait-${RUN}-${models.length + i}`);
-      await pool(more, 50, (m) => start(scoped, m));
+      handles.push(...(await pool(more, 50, (m) => start(scoped, m))));
       models.push(...more);
       await until(() => worker.waiting >= count, `${count} releases at their gate`, 15 * 60_000);
       await sleep(2000); // let the worker settle (workflow tasks done)
@@ -205,17 +209,19 @@ async function waiting() {
     const floor = floorMbPerWorkflow === undefined ? {} : { baseline: floorMbPerWorkflow, ratio: round(perRelease / Math.max(floorMbPerWorkflow, 0.001), 1) };
     emit({ name: 'worker_mb_per_waiting_release', value: perRelease, unit: 'MB', ...floor, from: first, to: last, maxCachedWorkflows: 'SDK default', note: "baseline: a bare workflow waiting for a signal in a bundle of its own (Temporal's floor)" });
 
-    // approve all, 20 at a time: approve sent → release promoted, per release
+    // approve all, APPROVALS at a time: approve sent → release promoted, per release
     const t0 = performance.now();
-    const times = await pool(models, 20, async (model) => {
-      const releaseId = (await scoped.status(model, ENV)).releaseId;
-      const handle = scoped.temporal.workflow.getHandle(releaseId.slice(0, releaseId.lastIndexOf('/')));
-      const sent = performance.now();
-      await scoped.act(model, ENV, 'approve', { who: 'bench' });
-      await handle.result();
-      return performance.now() - sent;
-    });
-    emit({ name: `approve_all_${last}_to_promoted_p50`, value: round(quantile(times, 0.5)), unit: 'ms', p99: round(quantile(times, 0.99)), allSeconds: round((performance.now() - t0) / 1000), releases: models.length, concurrency: 20 });
+    const times = await pool(
+      models.map((model, i) => ({ model, handle: handles[i]! })),
+      APPROVALS,
+      async ({ model, handle }) => {
+        const sent = performance.now();
+        await scoped.act(model, ENV, 'approve', { who: 'bench' });
+        await handle.result();
+        return performance.now() - sent;
+      },
+    );
+    emit({ name: `approve_all_${last}_to_promoted_p50`, value: round(quantile(times, 0.5)), unit: 'ms', p99: round(quantile(times, 0.99)), allSeconds: round((performance.now() - t0) / 1000), releases: models.length, concurrency: APPROVALS });
   } finally {
     await scoped.close();
     await worker.stop();
@@ -244,18 +250,16 @@ async function waitingTuned() {
 }
 
 /**
- * The worker's memory per workflow waiting for a signal, with nothing of tandem in it: in a bundle
- * of bare workflows only (`floor`), and in tandem's bundle (`tandem_bundle`: what every workflow
- * of that bundle pays for its modules before it does anything).
+ * Temporal's floor: the worker's memory per workflow waiting for a signal, in a bundle of bare
+ * workflows only (nothing of tandem in it).
  */
-async function bareWaiting(bare: boolean) {
+async function bareWaiting() {
   const queue = uniqueQueue('bench-bare-wait');
-  const worker = await BenchWorker.start(queue, undefined, bare);
+  const worker = await BenchWorker.start(queue, undefined, true);
   const client = await connectClient(queue);
   const [first, , last] = WAITING as [number, number, number];
-  const label = bare ? 'floor' : 'tandem_bundle';
   try {
-    const ids = Array.from({ length: last }, (_, i) => `bare-wait-${RUN}-${label}-${i}`);
+    const ids = Array.from({ length: last }, (_, i) => `bare-wait-${RUN}-${i}`);
     const handles = await pool(ids.slice(0, first), 50, (id) => client.temporal.workflow.start('bareWaiting', { taskQueue: queue, workflowId: id }));
     await until(() => worker.noops >= first, 'the first bare workflow waiting', 60_000);
     await sleep(3000);
@@ -264,8 +268,8 @@ async function bareWaiting(bare: boolean) {
     await until(() => worker.noops >= last, `${last} bare workflows waiting`, 10 * 60_000);
     await sleep(3000);
     const high = await worker.rssMb();
-    if (bare) floorMbPerWorkflow = round((high - low) / (last - first), 3);
-    emit({ name: `worker_mb_per_bare_waiting_workflow_${label}`, value: round((high - low) / (last - first), 3), unit: 'MB', rssAt1: low, [`rssAt${last}`]: high, note: bare ? "Temporal's floor: a workflow waiting for a signal in a bundle of its own" : "the same workflow in tandem's bundle: every workflow evaluates the bundle's modules" });
+    floorMbPerWorkflow = round((high - low) / (last - first), 3);
+    emit({ name: 'worker_mb_per_bare_waiting_workflow_floor', value: floorMbPerWorkflow, unit: 'MB', rssAt1: low, [`rssAt${last}`]: high, note: "Temporal's floor: a workflow waiting for a signal in a bundle of its own" });
     await pool(handles, 50, (h) => h.signal('done'));
   } finally {
     await client.close();
@@ -340,6 +344,15 @@ async function fleet(client: TandemClient, worker: BenchWorker) {
   await pool(models, 20, (m) => client.act(m, ENV, 'abort', { who: 'bench' }).catch(() => undefined));
 }
 
+/** Seconds each part took, for scale_bench_seconds. */
+const partSeconds: Record<string, number> = {};
+async function part(name: string, fn: () => Promise<void>): Promise<void> {
+  if (!runs(name)) return;
+  const t0 = performance.now();
+  await fn();
+  partSeconds[name] = round((performance.now() - t0) / 1000);
+}
+
 async function main() {
   ensureTemporal();
   const started = performance.now();
@@ -347,20 +360,17 @@ async function main() {
   const worker = await BenchWorker.start(queue);
   const client = await connectClient(queue);
   try {
-    if (runs('throughput')) await throughput(client, queue, worker);
-    if (runs('reaction')) await reaction(client, worker);
-    if (runs('fleet')) await fleet(client, worker);
+    await part('throughput', () => throughput(client, queue, worker));
+    await part('reaction', () => reaction(client, worker));
+    await part('fleet', () => fleet(client, worker));
   } finally {
     await client.close();
     await worker.stop();
   }
-  if (runs('floor')) {
-    await bareWaiting(true);
-    await bareWaiting(false);
-  }
-  if (runs('waiting')) await waiting();
-  if (runs('tuned')) await waitingTuned();
-  emit({ name: 'scale_bench_seconds', value: round((performance.now() - started) / 1000), unit: 's', quick: QUICK });
+  await part('floor', bareWaiting);
+  await part('waiting', waiting);
+  await part('tuned', waitingTuned);
+  emit({ name: 'scale_bench_seconds', value: round((performance.now() - started) / 1000), unit: 's', quick: QUICK, parts: partSeconds });
 }
 
 main().then(
