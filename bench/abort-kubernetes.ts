@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K8S_ENV as ENV, observeSwitch, startKubernetesStack, startNode, type KubernetesStack } from '../scripts/k8s-stack';
 import { sendTraffic } from '../scripts/stack';
+import { emit } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_K8S_ABORT_ROUNDS ?? 3);
 const RUN = Date.now().toString(36);
 const MODEL = `bench-k8s-${RUN.slice(-5)}`;
-const emit = (o: object) => console.log(JSON.stringify(o));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 async function main() {

@@ -8,60 +8,19 @@
  * fleet's push interval (2 s), the expected delay being about half of it plus one read of Temporal.
  * Prints JSON lines.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { hashToken } from '../src/serve/auth/token-hash';
-import { createWorld, runningVersion, specs } from '../test/doubles/world';
-import { daemon, freePort } from '../test/helpers/processes';
-import { connectClient, ensureTemporal, NAMESPACE, startWorker, uniqueQueue } from '../test/helpers/temporal';
+import { startServeStack } from './serve-stack';
+import { emit, quantile, round } from './stats';
 
 const LOADS = Number(process.env.BENCH_CONSOLE_LOADS ?? 10);
 const UPDATES = Number(process.env.BENCH_CONSOLE_UPDATES ?? 6);
 const PUSH_INTERVAL_MS = 2000;
 
-const emit = (o: object) => console.log(JSON.stringify(o));
-const round = (ms: number) => Math.round(ms * 10) / 10;
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-}
-
 async function main() {
-  ensureTemporal();
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-console-'));
-  const model = uniqueQueue('bench-console');
-  const env = 'staging';
-  const world = createWorld({ specs: { 'v1.1.0': specs.canary }, running: [runningVersion('v1.0.0')], traffic: { weights: { 'v1.0.0': 100 }, pinned: ['v1.0.0'], stable: 'v1.0.0' } });
-  const worker = await startWorker(model, world.activities);
-  const token = `bench-${Date.now().toString(36)}-${'x'.repeat(32)}`;
-  writeFileSync(
-    join(dir, 'tandem.config.yaml'),
-    [
-      `taskQueue: ${model}`,
-      'environments:',
-      `  ${env}: { target: { kind: docker }, registry: { url: 127.0.0.1:5000, insecure: true }, traffic: { router: replica-ratio } }`,
-      'models:',
-      `  ${model}: { repo: /srv/models/${model}, environment: ${env} }`,
-      'serve:',
-      `  tokens: [{ name: bench, sha256: ${hashToken(token)}, groups: [ops] }]`,
-      '  access: { start: [ops], operate: [ops] }',
-      '',
-    ].join('\n'),
-  );
-  const port = await freePort();
-  const server = await daemon(['serve', '--config', join(dir, 'tandem.config.yaml'), '--port', String(port)], /API at (http:\/\/\S+)\/api\//, { ...process.env, TEMPORAL_NAMESPACE: NAMESPACE });
-  const url = `http://127.0.0.1:${port}`;
-  const client = await connectClient(model);
+  const stack = await startServeStack('bench-console', '{ router: replica-ratio }');
+  const { url, token, model, env, client } = stack;
   const browser = await chromium.launch({ executablePath: process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
   try {
-    const handle = await client.start({ model, tag: 'v1.1.0', environment: env, repoUrl: `/srv/models/${model}`, requestedBy: 'bench' });
-    for (let i = 0; i < 600; i++) {
-      const status = await client.status(model, env).catch(() => undefined);
-      if (status?.waitingFor === 'approval') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     // The console's token sign-in: the token in this tab's sessionStorage.
     await context.addInitScript((t) => (globalThis as unknown as { sessionStorage: { setItem(k: string, v: string): void } }).sessionStorage.setItem('tandem-token', t), token);
@@ -95,14 +54,9 @@ async function main() {
     const p50 = quantile(delays, 0.5);
     emit({ name: 'console live-update delay p50', value: round(p50), unit: 'ms', updates: UPDATES, baseline: PUSH_INTERVAL_MS, ratio: round(p50 / PUSH_INTERVAL_MS) });
     emit({ name: 'console live-update delay max', value: round(Math.max(...delays)), unit: 'ms', updates: UPDATES });
-    await client.act(model, env, 'abort', { who: 'bench', text: 'benchmark done' });
-    await handle.result().catch(() => undefined);
   } finally {
     await browser.close();
-    server.child.kill('SIGTERM');
-    await client.close();
-    await worker.stop().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await stack.close();
   }
 }
 

@@ -1,12 +1,16 @@
 /**
  * What the gateway benchmarks share: JSON model servers in a process of their own (as model
- * containers would be, so they do not share the gateway's event loop), and a closed-loop load of
- * POSTs on kept-alive connections.
+ * containers would be, so they do not share the gateway's event loop), a gateway in this process
+ * in front of them, and a closed-loop load of POSTs on kept-alive connections.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { startGateway } from '../src/gateway';
 
 /** Each server answers a prediction derived from the JSON body, with its version. */
 const SERVERS = `
@@ -66,5 +70,36 @@ export async function load(urlOf: (i: number) => string, requests: number, concu
   return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - started) / 1000 };
 }
 
-/** The q-quantile of sorted values. */
-export const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+export interface BenchGateway {
+  /** where callers send predictions: `${url}/<model>/predict` */
+  url: string;
+  adminUrl: string;
+  /** one server per version name, in the order given */
+  servers: string[];
+  /** an authenticated admin request; throws on an answer other than 2xx */
+  admin(method: string, route: string, body?: unknown): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+/** A gateway (state in a temporary folder) in front of one model server per version name. */
+export async function benchGateway(versions: string[]): Promise<BenchGateway> {
+  const token = 'bench-gateway';
+  const stateDir = mkdtempSync(join(tmpdir(), 'tandem-bench-gateway-'));
+  const servers = await modelServers(versions);
+  const gateway = await startGateway({ port: 0, adminPort: 0, adminToken: token, stateDir, log: () => undefined });
+  return {
+    url: gateway.url,
+    adminUrl: gateway.adminUrl,
+    servers: servers.urls,
+    async admin(method, route, body) {
+      const response = await fetch(`${gateway.adminUrl}${route}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (!response.ok) throw new Error(`${method} ${route} answered ${response.status}: ${await response.text()}`);
+      return response.json() as Promise<Record<string, number>>;
+    },
+    async close() {
+      await gateway.close();
+      servers.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -14,9 +14,9 @@ import { createImageActivities } from '../src/activities/image';
 import type { BuiltImage } from '../src/activities/types';
 import { createExampleRepo } from '../scripts/example-repo';
 import { simpleGit } from 'simple-git';
+import { emit } from './stats';
 
 const ROUNDS = Number(process.env.BENCH_BUILD_ROUNDS ?? 3);
-const emit = (o: object) => console.log(JSON.stringify(o));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 async function main() {

@@ -7,6 +7,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } 
 import type { ReleaseActivities } from '../src/activities/types';
 import { createWorld, runningVersion } from '../test/doubles/world';
 import { connectClient, ensureTemporal, NAMESPACE, ADDRESS, uniqueQueue } from '../test/helpers/temporal';
+import { emit, quantile } from './stats';
 
 const RELEASES = Number(process.env.BENCH_RELEASES ?? 15);
 const APPROVAL_RELEASES = Number(process.env.BENCH_APPROVAL_RELEASES ?? 3);
@@ -16,11 +17,6 @@ const GATES = 10;
 const APPROVALS = ['port: 8080', 'rollout:', '  strategy: canary', '  steps:', ...Array.from({ length: GATES }, (_, i) => [`    - approval: {}`, `    - setWeight: ${(i + 1) * 9}`]).flat(), ''].join('\n');
 
 const median = (xs: number[]) => quantile(xs, 0.5);
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-}
-const emit = (o: object) => console.log(JSON.stringify(o));
 
 async function main() {
   ensureTemporal();

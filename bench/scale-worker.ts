@@ -6,7 +6,8 @@
  * lookup of the `approval` event), and `activity` starts of `react-` and `-warm` models (with the time).
  *
  * Environment: BENCH_QUEUE (task queue), BENCH_CACHE (maxCachedWorkflows; unset: the SDK default),
- * BENCH_BARE=1 (only the bare baselines in the bundle: Temporal's floor).
+ * BENCH_BARE=1 (only the bare baselines in the bundle: Temporal's floor); for tuning experiments,
+ * BENCH_THREADS (workflowThreadPoolSize) and BENCH_WFT_POLLS (most workflow task polls at once).
  */
 import { createInterface } from 'node:readline';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -70,6 +71,8 @@ async function main() {
     activities,
     maxHeartbeatThrottleInterval: '2s',
     ...(cache === undefined ? {} : { maxCachedWorkflows: cache }),
+    ...(process.env.BENCH_THREADS ? { workflowThreadPoolSize: Number(process.env.BENCH_THREADS) } : {}),
+    ...(process.env.BENCH_WFT_POLLS ? { workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: Number(process.env.BENCH_WFT_POLLS) } } : {}),
   });
   // Bundling leaves webpack's garbage behind: collect it, and again whenever the bench asks before
   // it reads the resident memory (it runs this process with --expose-gc).

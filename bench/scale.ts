@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TandemClient } from '../src/client';
 import { connectClient, ensureTemporal, uniqueQueue } from '../test/helpers/temporal';
+import { emit, quantile, round } from './stats';
 
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const SIZES = QUICK ? [10, 50] : [10, 100, 500];
@@ -36,12 +37,6 @@ const ENV = 'bench';
 const runs = (part: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(part);
 const RUN = Date.now().toString(36);
 
-const emit = (o: object) => console.log(JSON.stringify(o));
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `fn` over items, `width` at a time. */

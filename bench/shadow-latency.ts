@@ -7,29 +7,17 @@
  * copies double the gateway's work, so on a busy machine its latency rises with the load it
  * carries, not with waiting: callers never wait for a copy. Prints JSON lines.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startGateway } from '../src/gateway';
 import { adminAgreementPath } from '../src/naming/gateway';
-import { load as loadWith, modelServers, quantile } from './http-load';
+import { benchGateway, load as loadWith } from './http-load';
+import { emit, quantile, round } from './stats';
 
 const REQUESTS = Number(process.env.BENCH_SHADOW_REQUESTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_SHADOW_CONCURRENCY ?? 8);
-const TOKEN = 'bench-shadow';
-const emit = (o: object) => console.log(JSON.stringify(o));
-const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 async function main() {
-  const stateDir = mkdtempSync(join(tmpdir(), 'tandem-bench-shadow-'));
-  const servers = await modelServers(['v1', 'v2']);
-  const [stable, candidate] = servers.urls as [string, string];
-  const gateway = await startGateway({ port: 0, adminPort: 0, adminToken: TOKEN, stateDir, log: () => undefined });
-  const admin = async (method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${gateway.adminUrl}${route}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (!response.ok) throw new Error(`${method} ${route} answered ${response.status}: ${await response.text()}`);
-    return response.json() as Promise<Record<string, number>>;
-  };
+  const gateway = await benchGateway(['v1', 'v2']);
+  const { admin } = gateway;
+  const [stable, candidate] = gateway.servers as [string, string];
   const model = 'bench-shadow';
   try {
     await admin('PUT', `/_tandem/models/${model}/versions/v1/endpoints`, { urls: [stable] });
@@ -59,11 +47,11 @@ async function main() {
       const value = quantile(on, q);
       emit({
         name: `shadow_caller_latency_${name}`,
-        value: round(value),
+        value: round(value, 3),
         unit: 'ms',
-        baseline: round(baseline),
+        baseline: round(baseline, 3),
         ratio: Math.round((value / baseline) * 100) / 100,
-        mirrorWithoutCompare: round(quantile(mirrorOnly, q)),
+        mirrorWithoutCompare: round(quantile(mirrorOnly, q), 3),
         note: 'value: shadow 100% with compare; baseline: shadow 0%; mirrorWithoutCompare: shadow 100%, answers discarded',
         ...load_,
       });
@@ -72,8 +60,6 @@ async function main() {
     emit({ name: 'shadow_copies_dropped', value: dropped, unit: 'copies', sent: REQUESTS, note: 'copies beyond 64 in flight are dropped, never queued' });
   } finally {
     await gateway.close();
-    servers.stop();
-    rmSync(stateDir, { recursive: true, force: true });
   }
 }
 
