@@ -13,7 +13,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ import { SessionCookies } from '../../src/serve/auth/session';
 import { hashToken } from '../../src/serve/auth/token-hash';
 import { Browser } from '../helpers/browser';
 import { createWorld, runningVersion, specs } from '../doubles/world';
-import { daemon, freePort, tandem, type Daemon } from '../helpers/processes';
+import { daemon, freePort, nodeDaemon, tandem, type Daemon } from '../helpers/processes';
 import { ensureTemporal, NAMESPACE, ROOT, startWorker, uniqueQueue, type RunningWorker } from '../helpers/temporal';
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -33,20 +33,6 @@ const blocks = [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)];
 const shellLines = blocks.filter((m) => !m[1]).flatMap((m) => m[2]!.split('\n').filter((l) => l.trim()));
 const yamlBlock = blocks.find((m) => m[1] === 'yaml')?.[2];
 
-/** A long-running process of this checkout (the OpenID provider script); resolves once it prints `ready`. */
-function start(args: string[], ready: RegExp, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (ready.test(text)) resolve({ child, output: () => text });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${text}`)));
-  });
-}
 
 describe('tandem serve: sign-in with OpenID Connect against a real provider', { timeout: 5 * 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-oidc-'));
@@ -55,7 +41,7 @@ describe('tandem serve: sign-in with OpenID Connect against a real provider', { 
   const clientSecret = randomBytes(24).toString('hex');
   const ciToken = randomBytes(32).toString('hex');
   let worker: RunningWorker;
-  let provider: { child: ChildProcess; output: () => string };
+  let provider: Daemon;
   let server: Daemon;
   let url = '';
   let issuer = '';
@@ -98,7 +84,7 @@ describe('tandem serve: sign-in with OpenID Connect against a real provider', { 
 
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    provider = await start(
+    provider = await nodeDaemon(
       ['--import', 'tsx', 'scripts/oidc-provider.ts', '--port', '0', '--client-id', 'tandem', '--redirect-uri', `${url}/auth/callback`],
       /issuer (http:\/\/\S+)/,
       { ...process.env, OIDC_CLIENT_SECRET: clientSecret },

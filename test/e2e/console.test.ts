@@ -11,7 +11,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +21,7 @@ import { adminTokenPath } from '../../src/gateway';
 import type { ReleaseStatus } from '../../src/workflows/messages';
 import { ENV, removeModelContainers, sendTraffic, startStack, type Stack } from '../../scripts/stack';
 import { releaseFails, untilStatus } from '../helpers/release-story';
-import { daemon, freePort, type Daemon } from '../helpers/processes';
+import { daemon, freePort, nodeDaemon, type Daemon } from '../helpers/processes';
 import { ROOT } from '../helpers/temporal';
 
 const MODEL = `fd-console-${Date.now().toString(36).slice(-5)}`;
@@ -30,26 +29,12 @@ const NAMESPACE = 'tandem-test';
 const SCREENS = join(tmpdir(), 'tandem-console-screens');
 const CHROMIUM = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
 
-/** A long-running script of this checkout (the OpenID provider); resolves once its output matches `ready`. */
-function startScript(args: string[], ready: RegExp, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (ready.test(text)) resolve({ child, output: () => text });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${text}`)));
-  });
-}
 
 describe('the console in a real browser', { timeout: 20 * 60_000 }, () => {
   let stack: Stack;
   let workDir: string;
   let traffic: ReturnType<typeof sendTraffic> | undefined;
-  let provider: { child: ChildProcess; output: () => string } | undefined;
+  let provider: Daemon | undefined;
   let server: Daemon | undefined;
   let browser: Browser | undefined;
   let url = '';
@@ -88,7 +73,7 @@ describe('the console in a real browser', { timeout: 20 * 60_000 }, () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     const clientSecret = randomBytes(24).toString('hex');
-    provider = await startScript(
+    provider = await nodeDaemon(
       ['--import', 'tsx', 'scripts/oidc-provider.ts', '--port', '0', '--client-id', 'tandem', '--redirect-uri', `${url}/auth/callback`],
       /issuer (http:\/\/\S+)/,
       { ...process.env, OIDC_CLIENT_SECRET: clientSecret },

@@ -6,8 +6,8 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReleaseActivities } from '../../src/activities/types';
 import { createWorld } from '../doubles/world';
+import { persistingActivities } from './persisting-activities';
 import { startWorker } from './temporal';
 
 async function main() {
@@ -16,17 +16,10 @@ async function main() {
   const logFile = join(stateDir, 'completed.log');
   const saved = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : {};
   const world = createWorld({ specs: { 'v2.0.0': readFileSync(specFile, 'utf8') }, running: saved.running, traffic: saved.traffic });
-  const activities = Object.fromEntries(
-    Object.entries(world.activities).map(([name, fn]) => [
-      name,
-      async (input: unknown) => {
-        const result = await (fn as (i: unknown) => Promise<unknown>)(input);
-        writeFileSync(stateFile, JSON.stringify(world.snapshot()));
-        appendFileSync(logFile, `${process.pid} ${name} ${JSON.stringify(input)}\n`);
-        return result;
-      },
-    ]),
-  ) as unknown as ReleaseActivities;
+  const activities = persistingActivities(world.activities, (name, input) => {
+    writeFileSync(stateFile, JSON.stringify(world.snapshot()));
+    appendFileSync(logFile, `${process.pid} ${name} ${JSON.stringify(input)}\n`);
+  });
   await startWorker(taskQueue, activities);
   process.stdout.write('ready\n');
 }

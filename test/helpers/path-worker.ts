@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ReleaseActivities } from '../../src/activities/types';
+import { persistingActivities } from './persisting-activities';
 import { startWorker } from './temporal';
 import { twoEnvironments } from './two-environments';
 
@@ -18,16 +18,7 @@ async function main() {
   const envs = twoEnvironments({ specs, path, ...(saved ? { staging: saved.staging, prod: saved.prod } : {}) });
   for (const digest of saved?.registry ?? []) envs.registry.add(digest);
   const save = () => writeFileSync(stateFile, JSON.stringify({ staging: envs.worlds.staging.snapshot(), prod: envs.worlds.prod.snapshot(), registry: [...envs.registry] }));
-  const activities = Object.fromEntries(
-    Object.entries(envs.activities).map(([name, fn]) => [
-      name,
-      async (input: unknown) => {
-        const result = await (fn as (i: unknown) => Promise<unknown>)(input);
-        save();
-        return result;
-      },
-    ]),
-  ) as unknown as ReleaseActivities;
+  const activities = persistingActivities(envs.activities, save);
   await startWorker(taskQueue, activities);
   process.stdout.write('ready\n');
 }

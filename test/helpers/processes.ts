@@ -29,7 +29,12 @@ export interface Daemon {
 
 /** Starts a long-running `tandem` command; resolves once its output matches `ready`. */
 export function daemon(args: string[], ready: RegExp, env: NodeJS.ProcessEnv): Promise<Daemon> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return nodeDaemon([BIN, ...args], ready, env, `tandem ${args[0]}`);
+}
+
+/** Starts a long-running node script of this checkout (`node <args>`); resolves once its output matches `ready`. */
+export function nodeDaemon(args: string[], ready: RegExp, env: NodeJS.ProcessEnv, name = args.join(' ')): Promise<Daemon> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
@@ -39,7 +44,7 @@ export function daemon(args: string[], ready: RegExp, env: NodeJS.ProcessEnv): P
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`tandem ${args[0]} exited with ${code}: ${text}`)));
+    void exited.then((code) => reject(new Error(`${name} exited with ${code}: ${text}`)));
   });
 }
 
