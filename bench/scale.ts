@@ -22,7 +22,7 @@ import { connectClient, ensureTemporal, uniqueQueue } from '../test/helpers/temp
 import { emit, quantile, round } from './stats';
 
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
-const SIZES = QUICK ? [10, 50] : [10, 100, 500];
+const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : QUICK ? [10, 50] : [10, 100, 500];
 const WAITING = QUICK ? [1, 50, 200] : [1, 100, 1000];
 const TUNED_CACHE = QUICK ? 30 : 100;
 /** Approvals in flight at once when all waiting releases are approved. */
@@ -33,7 +33,7 @@ const BACKGROUND = QUICK ? 30 : 100;
 const FLEET_MODELS = 20;
 const FLEET_READS = QUICK ? 2 : 5;
 const ENV = 'bench';
-/** BENCH_ONLY=throughput,reaction,fleet,floor,waiting,tuned runs only those parts (for development). */
+/** BENCH_ONLY=throughput,reaction,fleet,floor,waiting,tuned runs only those parts, BENCH_SIZES=100,500 other throughput sizes (for development). */
 const runs = (part: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(part);
 const RUN = Date.now().toString(36);
 

@@ -28,10 +28,23 @@ mkdir -p "$STATE"
 d2() { docker -H "unix://$SOCKET" "$@"; }
 ready() { d2 version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+# A bridge left on the host by a network this engine no longer knows (its network db was dropped)
+# keeps a route to the subnet ahead of the live network's, and connections to its containers are
+# reset: remove it.
+drop_stale_bridges() {
+  local known dev
+  known=$(d2 network ls -q --no-trunc | cut -c1-12)
+  for dev in $(ip -o -4 addr show to "$NETWORK_SUBNET" | awk '{print $2}'); do
+    [[ "$dev" == br-* ]] || continue
+    grep -qx "${dev#br-}" <<<"$known" || { log "removing $dev, a stale bridge on $NETWORK_SUBNET"; as_root ip link delete "$dev"; }
+  done
+}
+
 # The network the tests use, with a subnet of its own; one left with another subnet (made under an
 # address pool) is replaced when nothing is attached to it.
 ensure_network() {
   local subnet
+  drop_stale_bridges
   subnet=$(d2 network inspect "$NETWORK" -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true)
   [ "$subnet" = "$NETWORK_SUBNET" ] && return 0
   if [ -n "$subnet" ]; then
