@@ -66,8 +66,19 @@ export function notifyActivities(summary: string): ReleaseActivities {
 }
 
 /**
+ * The SDK refuses a local activity the worker has not registered by throwing at once, and only when
+ * not replaying (it schedules it on replay): such an error, caught and passed over, makes the first
+ * run schedule nothing and a replay schedule the local activity — a nondeterminism error that stalls
+ * the workflow on the next worker. Rethrown, it fails the workflow task, naming the activity, until a
+ * worker that has it takes the task. Every catch around a local activity calls this first.
+ */
+export function rethrowUnregistered(err: unknown): void {
+  if (err instanceof ReferenceError && /not registered on worker/.test(err.message)) throw err;
+}
+
+/**
  * Reads the worker's own configuration, so it runs as a local activity (no task-queue round trip). A
- * worker that has no notification activities (NotFoundError) is not retried: nothing is sent.
+ * worker whose configuration lacks what is asked (NotFoundError) is not retried: nothing is sent.
  */
 export function notificationConfig(summary: string): ReleaseActivities {
   return proxyLocalActivities<ReleaseActivities>({

@@ -5,7 +5,7 @@
  */
 import { CancellationScope } from '@temporalio/workflow';
 import type { NotificationSinkRef, ReleaseNotice } from '../activities/types';
-import { notificationConfig, notifyActivities } from './activity-presets';
+import { notificationConfig, notifyActivities, rethrowUnregistered } from './activity-presets';
 
 /**
  * Sends `notice` to every receiver of its environment that wants its event and records what could
@@ -19,6 +19,7 @@ export async function announce(notice: ReleaseNotice, note: (message: string) =>
     try {
       sinks = await notificationConfig(`receivers of ${what}s in ${notice.environment}`).notificationSinks({ environment: notice.environment, event: notice.event });
     } catch (err) {
+      rethrowUnregistered(err);
       note(`${what} not sent: the receivers could not be read: ${innermost(err)}`);
       return;
     }

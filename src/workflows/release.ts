@@ -27,7 +27,7 @@ import { backgroundPlan, describeStep, formatMs, rolloutPlan, type BackgroundPla
 import { analysisMeasurements, shadowMeasurements, type RecordedMeasurement } from '../rollout/measurements';
 import { canaryWeights, promotedState, stableOf, versionsToRetire, withPin, withoutVersions } from '../rollout/traffic';
 import type { Spec } from '../model-spec/schema';
-import { activities, pathConfig, timedActivities, rollbackActivities } from './activity-presets';
+import { activities, pathConfig, rethrowUnregistered, timedActivities, rollbackActivities } from './activity-presets';
 import { announce } from './notify';
 import type { NotificationEvent } from '../naming/notifications';
 import {
@@ -379,6 +379,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
       }
     });
   } catch (err) {
+    rethrowUnregistered(err); // fails the workflow task, not the release (see activity-presets.ts)
     const reason = backgroundFailure ?? describeFailure(err, abort);
     status.reason = reason.message;
     status.failureType = reason.type;
@@ -422,8 +423,9 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     let step: NextPathStep | undefined;
     try {
       step = await pathConfig(`is ${environment} on the path of ${model}`).stepIntoPath(ref);
-    } catch {
-      return; // a worker without path activities: no path to enforce
+    } catch (err) {
+      rethrowUnregistered(err);
+      return; // the model is not in the worker's configuration: no path to enforce
     }
     if (!step) return;
     throw ApplicationFailure.nonRetryable(
@@ -447,6 +449,7 @@ export async function release(input: ReleaseInput): Promise<ReleaseStatus> {
     try {
       next = await pathConfig(`next environment of ${model} after ${environment}`).nextInPath(ref);
     } catch (err) {
+      rethrowUnregistered(err);
       note(`the model's path could not be read (${describeFailure(err, undefined).message.split('\n')[0]}); no promotion started`);
       return;
     }

@@ -40,6 +40,7 @@ import { labelFilters } from '../../src/naming/docker';
 import { createGitActivities } from '../../src/activities/git/resolve-tag';
 import { createImageActivities } from '../../src/activities/image';
 import { createPolicyActivities } from '../../src/activities/policy/resolve-policy';
+import { createWorld } from '../doubles/world';
 import { MERGE } from '../../src/activities/kubernetes/client';
 import { KubernetesTarget } from '../../src/activities/kubernetes/target';
 import { createEnvironmentActivities } from '../../src/activities/release';
@@ -179,11 +180,15 @@ describe('Kubernetes API server restarted while a release waits for its Deployme
       analyzer: { analyze: () => Promise.reject(new Error('not used: analyzeVersion is a double')) },
       builder: createImageActivities({ docker: new Docker(), registry: { url: '127.0.0.1:5000', insecure: true }, buildArgs: { BASE_IMAGE: 'tandem/node-base:20' }, workDir: join(workDir, 'git') }),
     };
+    const { notificationSinks, sendNotification, nextInPath, stepIntoPath } = createWorld({ specs: {} }).activities;
+    const configOnly = { notificationSinks, sendNotification, nextInPath, stepIntoPath };
     const activities = {
       ...createGitActivities({ cacheDir: join(workDir, 'git') }),
       ...createEnvironmentActivities({ [ENV]: environment }, () => Promise.reject(new Error('not used: verifyVersion is a double'))),
       // The default policy (anyone, one approval), read as tandem worker reads it from a configuration without one.
       ...createPolicyActivities({ sources: { environments: { [ENV]: {} }, models: {} } }),
+      // No receivers of notifications and no path, as a configuration without them answers.
+      ...configOnly,
       // Doubles: KWOK pods serve nothing, so the health check and the analysis cannot be real here.
       async verifyVersion(): Promise<VerifyResult> {
         doubles.verify++;

@@ -77,14 +77,16 @@ function activitiesFor(dir: string): ReleaseActivities {
     'restoreVersion',
     'retireVersions',
   ];
-  // The policy (the default: anyone, one approval) and the receivers of notifications (none) hold no
-  // state of the world: a world without versions answers them, with no lock.
-  const { resolvePolicy, notificationSinks, sendNotification } = createWorld({ specs: {} }).activities;
+  // The policy (the default: anyone, one approval), the receivers of notifications (none) and the
+  // model's path (none) hold no state of the world: a world without versions answers them, with no lock.
+  const { resolvePolicy, notificationSinks, sendNotification, nextInPath, stepIntoPath } = createWorld({ specs: {} }).activities;
   const activities = {
     ...Object.fromEntries(names.map((name) => [name, (input: Input) => onWorld(name, input)])),
     resolvePolicy,
     notificationSinks,
     sendNotification,
+    nextInPath,
+    stepIntoPath,
   } as unknown as ReleaseActivities;
   activities.buildImage = async (input) => {
     await busy(BUILD_MS);
