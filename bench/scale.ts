@@ -63,7 +63,9 @@ class BenchWorker {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(queue: string, cache?: number, bare = false): Promise<BenchWorker> {
-    const child = spawn('npx', ['tsx', join(__dirname, 'scale-worker.ts')], {
+    // BENCH_PROFILE=<dir>: the worker writes CPU profiles there, one per thread (the workflow thread's among them).
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(__dirname, 'scale-worker.ts')], {
       env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`, BENCH_QUEUE: queue, ...(cache === undefined ? {} : { BENCH_CACHE: String(cache) }), ...(bare ? { BENCH_BARE: '1' } : {}) },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
