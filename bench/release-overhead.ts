@@ -9,7 +9,7 @@ import { createWorld, runningVersion } from '../test/doubles/world';
 import { connectClient, ensureTemporal, NAMESPACE, ADDRESS, uniqueQueue } from '../test/helpers/temporal';
 import { emit, quantile } from './stats';
 
-const RELEASES = Number(process.env.BENCH_RELEASES ?? 15);
+const RELEASES = Number(process.env.BENCH_RELEASES ?? 9);
 const APPROVAL_RELEASES = Number(process.env.BENCH_APPROVAL_RELEASES ?? 3);
 
 const CANARY = ['port: 8080', 'rollout:', '  strategy: canary', '  steps:', '    - setWeight: 10', '    - setWeight: 25', '    - setWeight: 50', '    - setWeight: 75', ''].join('\n');

@@ -9,11 +9,26 @@
  * BENCH_BARE=1 (only the bare baselines in the bundle: Temporal's floor); for tuning experiments,
  * BENCH_THREADS (workflowThreadPoolSize) and BENCH_WFT_POLLS (most workflow task polls at once).
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { ReleaseActivities } from '../src/activities/types';
 import { createWorld, runningVersion } from '../test/doubles/world';
 import { ADDRESS, NAMESPACE } from '../test/helpers/temporal';
+
+/**
+ * The workflow bundle, made once per bench run: BENCH_BUNDLE_DIR keeps it for the run's later
+ * workers (webpack takes seconds of each start).
+ */
+async function workflowBundle(): Promise<{ code: string }> {
+  const name = process.env.BENCH_BARE ? 'bare' : 'tandem';
+  const file = process.env.BENCH_BUNDLE_DIR ? join(process.env.BENCH_BUNDLE_DIR, `${name}.js`) : undefined;
+  if (file && existsSync(file)) return { code: readFileSync(file, 'utf8') };
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(process.env.BENCH_BARE ? './bare-workflows' : './workflows'), logger: new DefaultLogger('WARN') });
+  if (file) writeFileSync(file, code);
+  return { code };
+}
 
 const spec = (steps: string[]) => ['port: 8080', 'rollout:', '  strategy: canary', '  steps:', ...steps.map((s) => `    - ${s}`), ''].join('\n');
 
@@ -67,7 +82,7 @@ async function main() {
     connection,
     namespace: NAMESPACE,
     taskQueue: process.env.BENCH_QUEUE!,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve(process.env.BENCH_BARE ? './bare-workflows' : './workflows'), logger: new DefaultLogger('WARN') }),
+    workflowBundle: await workflowBundle(),
     activities,
     maxHeartbeatThrottleInterval: '2s',
     ...(cache === undefined ? {} : { maxCachedWorkflows: cache }),

@@ -13,7 +13,8 @@
  * `--quick` (or BENCH_QUICK=1) runs smaller sizes. Prints JSON lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -24,7 +25,9 @@ import { emit, quantile, round } from './stats';
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : QUICK ? [10, 50] : [10, 100, 500];
 const WAITING = QUICK ? [1, 50, 200] : [1, 100, 1000];
-const TUNED_CACHE = QUICK ? 30 : 100;
+const TUNED_CACHE = QUICK ? 30 : 50;
+/** Temporal's floor is measured from 1 to this many bare workflows waiting. */
+const FLOOR_TO = QUICK ? 200 : 500;
 /** Approvals in flight at once when all waiting releases are approved. */
 const APPROVALS = 50;
 /** Temporal's floor, once measured (bareWaiting): MB per bare waiting workflow. */
@@ -36,6 +39,8 @@ const ENV = 'bench';
 /** BENCH_ONLY=throughput,reaction,fleet,floor,waiting,tuned runs only those parts, BENCH_SIZES=100,500 other throughput sizes (for development). */
 const runs = (part: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(part);
 const RUN = Date.now().toString(36);
+/** The workflow bundles, made by the run's first worker of each kind and reused by the others. */
+const BUNDLE_DIR = mkdtempSync(join(tmpdir(), 'tandem-bench-bundles-'));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -66,7 +71,7 @@ class BenchWorker {
     // BENCH_PROFILE=<dir>: the worker writes CPU profiles there, one per thread (the workflow thread's among them).
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
     const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(__dirname, 'scale-worker.ts')], {
-      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`, BENCH_QUEUE: queue, ...(cache === undefined ? {} : { BENCH_CACHE: String(cache) }), ...(bare ? { BENCH_BARE: '1' } : {}) },
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --expose-gc`, BENCH_QUEUE: queue, BENCH_BUNDLE_DIR: BUNDLE_DIR, ...(cache === undefined ? {} : { BENCH_CACHE: String(cache) }), ...(bare ? { BENCH_BARE: '1' } : {}) },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const worker = new BenchWorker(child);
@@ -254,7 +259,7 @@ async function bareWaiting() {
   const queue = uniqueQueue('bench-bare-wait');
   const worker = await BenchWorker.start(queue, undefined, true);
   const client = await connectClient(queue);
-  const [first, , last] = WAITING as [number, number, number];
+  const [first, last] = [1, FLOOR_TO];
   try {
     const ids = Array.from({ length: last }, (_, i) => `bare-wait-${RUN}-${i}`);
     const handles = await pool(ids.slice(0, first), 50, (id) => client.temporal.workflow.start('bareWaiting', { taskQueue: queue, workflowId: id }));
