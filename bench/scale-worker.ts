@@ -7,7 +7,7 @@
  *
  * Environment: BENCH_QUEUE (task queue), BENCH_CACHE (maxCachedWorkflows; unset: the SDK default),
  * BENCH_BARE=1 (only the bare baselines in the bundle: Temporal's floor); for tuning experiments,
- * BENCH_THREADS (workflowThreadPoolSize) and BENCH_WFT_POLLS (most workflow task polls at once).
+ * BENCH_THREADS (workflowThreadPoolSize).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -87,7 +87,6 @@ async function main() {
     maxHeartbeatThrottleInterval: '2s',
     ...(cache === undefined ? {} : { maxCachedWorkflows: cache }),
     ...(process.env.BENCH_THREADS ? { workflowThreadPoolSize: Number(process.env.BENCH_THREADS) } : {}),
-    ...(process.env.BENCH_WFT_POLLS ? { workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: Number(process.env.BENCH_WFT_POLLS) } } : {}),
   });
   // Bundling leaves webpack's garbage behind: collect it, and again whenever the bench asks before
   // it reads the resident memory (it runs this process with --expose-gc).

@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatewayRouter } from '../src/activities/traffic/gateway-router';
 import { ENV, removeModelContainers, sendTraffic, startStack, type Stack } from '../scripts/stack';
-import { emit } from './stats';
+import { emit, quantile } from './stats';
 
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const ROUNDS = Number(process.env.BENCH_SWITCH_ROUNDS ?? (QUICK ? 5 : 20));
 const RATE = Number(process.env.BENCH_SWITCH_RATE ?? (QUICK ? 50 : 200));
 const MODEL = `bench-switch-${Date.now().toString(36).slice(-4)}`;
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(q * xs.length) - 1))]!;
 
 async function routedTo(stack: Stack, version: string): Promise<boolean> {
   const state = await new GatewayRouter(stack.gateway.adminUrl, { token: stack.gatewayToken }).getState(MODEL);
